@@ -1,0 +1,197 @@
+"""The ``popcare`` command line. Thin: ``popcare run`` executes the same Dagster job the schedule
+runs, in-process, against the instance in DAGSTER_HOME (so ``popcare status`` and the UI see it)."""
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipelines.settings import (
+    ENV_AS_OF,
+    ENV_INPUT,
+    ENV_MEASUREMENT_YEAR,
+    ENV_OUT,
+    ENV_WAREHOUSE,
+    REPO_ROOT,
+    SettingsError,
+    measurement_period,
+    parse_as_of,
+    settings_from_env,
+    warehouse_from_env,
+)
+
+
+def _ensure_dagster_home() -> None:
+    """Use the repository's dagster.yaml and its ignored .dagster/ folder unless told otherwise."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = REPO_ROOT if (REPO_ROOT / "dagster.yaml").is_file() else Path.home() / ".popcare"
+        os.environ["DAGSTER_HOME"] = str(home)
+    state = Path(os.environ["DAGSTER_HOME"]) / ".dagster"
+    os.environ.setdefault("POPCARE_DAGSTER_DIR", str(state))
+    os.environ.setdefault("POPCARE_DAGSTER_COMPUTE_LOGS", str(state / "logs"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    Path(os.environ["POPCARE_DAGSTER_COMPUTE_LOGS"]).mkdir(parents=True, exist_ok=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="popcare")
+def main() -> None:
+    """popcare: population-health analytics for care-coordination teams.
+
+    Ingests claims, EHR and registry extracts (Tuva Input Layer + registry) into DuckDB, computes
+    quality measures and readmissions, scores risk and publishes outreach lists.
+    """
+
+
+def build_run_config(
+    input_dir: str | None,
+    out_dir: str | None,
+    warehouse: str | None,
+    as_of: str | None,
+    measurement_year: str | None,
+) -> dict[str, Any]:
+    """Run config for the nightly job: each flag overrides its environment variable."""
+    base = settings_from_env()
+    settings = {
+        "input_dir": str(Path(input_dir).expanduser().resolve()) if input_dir else base.input_dir,
+        "out_dir": str(Path(out_dir).expanduser().resolve()) if out_dir else base.out_dir,
+        "as_of": as_of if as_of is not None else base.as_of,
+        "measurement_year": (
+            measurement_year if measurement_year is not None else base.measurement_year
+        ),
+    }
+    # Fail fast, before Dagster starts, on values that cannot work.
+    resolved_as_of = parse_as_of(settings["as_of"], settings["input_dir"])
+    measurement_period(settings["measurement_year"], resolved_as_of)
+    database = str(Path(warehouse).expanduser().resolve()) if warehouse else warehouse_from_env()
+    return {
+        "resources": {
+            "settings": {"config": settings},
+            "duckdb": {"config": {"database": database}},
+        },
+        "loggers": {"progress": {}},
+    }
+
+
+def _summarise(result: Any) -> list[str]:
+    lines = []
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        meta = mat.metadata
+        rows = meta.get("rows_in_table") or meta.get("rows")
+        shown = f"{rows.value:>10,} rows" if rows is not None else ""
+        lines.append(f"  {mat.asset_key.to_user_string():<40} {shown}")
+    return lines
+
+
+def _failures(result: Any) -> list[str]:
+    out = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            cause = error
+            while cause.cause is not None:  # the user-facing message is on the innermost error
+                cause = cause.cause
+            message = cause.message.strip()
+            # "pipelines.ingest.InputError: <message>" -> "<message>": the class is noise here.
+            prefix, _, rest = message.partition(": ")
+            if cause.cls_name and prefix.endswith(cause.cls_name) and rest:
+                message = rest
+            out.append(f"{event.step_key.replace('__', '/')}: {message}")
+    return out
+
+
+@main.command()
+@click.option("--input", "input_dir", type=click.Path(), help=f"Input folder [env {ENV_INPUT}].")
+@click.option("--out", "out_dir", type=click.Path(), help=f"Output folder [env {ENV_OUT}].")
+@click.option("--warehouse", type=click.Path(), help=f"DuckDB file [env {ENV_WAREHOUSE}].")
+@click.option("--as-of", "as_of", help=f"As-of date YYYY-MM-DD [env {ENV_AS_OF}].")
+@click.option(
+    "--measurement-year",
+    help=f"YYYY, or 'rolling' for the 12 months ending as-of [env {ENV_MEASUREMENT_YEAR}].",
+)
+def run(
+    input_dir: str | None,
+    out_dir: str | None,
+    warehouse: str | None,
+    as_of: str | None,
+    measurement_year: str | None,
+) -> None:
+    """Run the nightly job in-process (what the schedule runs); exit 0 only on success."""
+    try:
+        run_config = build_run_config(input_dir, out_dir, warehouse, as_of, measurement_year)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    _ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+
+    settings = run_config["resources"]["settings"]["config"]
+    database = run_config["resources"]["duckdb"]["config"]["database"]
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"popcare nightly run: input {settings['input_dir']}")
+    click.echo(f"  warehouse {database}; outputs {settings['out_dir']}")
+    job = defs.resolve_job_def("nightly")
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False
+        )
+    click.echo("")
+    if not result.success:
+        click.echo(f"popcare run FAILED (run {result.run_id}):", err=True)
+        for line in _failures(result) or ["see `make dev` for the run's logs"]:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    click.echo("\n".join(_summarise(result)))
+    click.echo(f"\nrun {result.run_id} succeeded; warehouse {database}")
+
+
+@main.command()
+@click.option("--limit", default=10, show_default=True, help="How many recent runs to show.")
+def status(limit: int) -> None:
+    """What the last runs did and when, from Dagster's run storage."""
+    _ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        records = instance.get_run_records(limit=limit)
+        if not records:
+            click.echo("no runs yet: `popcare run` or `make run` starts one")
+            return
+        for record in records:
+            run = record.dagster_run
+            start = record.start_time or record.create_timestamp.timestamp()
+            end = record.end_time
+            took = f"{end - start:7.1f}s" if end and start else "      -"
+            when = date.fromtimestamp(start).isoformat() if start else "-"
+            click.echo(f"{run.run_id[:8]}  {run.job_name:<16} {run.status.value:<10} {when} {took}")
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="Print the contract tables as Markdown.")
+@click.option("--update-doc", is_flag=True, help="Regenerate the tables in docs/input-contract.md.")
+def contract(markdown: bool, update_doc: bool) -> None:
+    """Show the input contract (tables, columns, types, required columns)."""
+    from pipelines.contract import TABLES, to_markdown
+    from pipelines.contract import update_doc as write_doc
+
+    if update_doc:
+        write_doc(REPO_ROOT / "docs" / "input-contract.md")
+        click.echo("docs/input-contract.md updated")
+        return
+    if markdown:
+        click.echo(to_markdown(), nl=False)
+        return
+    for table in TABLES.values():
+        click.echo(
+            f"{table.name:<22} {len(table.columns):>4} columns; required: "
+            f"{', '.join(table.required)}"
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
