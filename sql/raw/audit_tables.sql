@@ -29,3 +29,24 @@ create table if not exists audit.quarantine (
     detail varchar,
     raw_row varchar
 );
+
+create table if not exists audit.corrections (
+    load_id varchar not null,
+    table_name varchar not null,
+    source_file varchar not null,
+    row_number bigint not null,
+    column_name varchar not null,
+    rule varchar not null,
+    detail varchar
+);
+
+create table if not exists audit.file_reconciliation (
+    table_name varchar not null,
+    source_file varchar not null,
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_quarantined bigint not null,
+    balanced boolean not null
+);
+
+create schema if not exists staging;
