@@ -171,6 +171,27 @@ def status(limit: int) -> None:
             click.echo(f"{run.run_id[:8]}  {run.job_name:<16} {run.status.value:<10} {when} {took}")
 
 
+@main.group()
+def convert() -> None:
+    """Convert other formats into the input contract."""
+
+
+@convert.command("synthea")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def convert_synthea_command(src: Path, dest: Path) -> None:
+    """Turn a Synthea CSV export (SRC) into input-contract tables in DEST."""
+    from pipelines.adapters.synthea import convert_synthea
+
+    try:
+        written = convert_synthea(src, dest)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for table, rows in written.items():
+        click.echo(f"  {table:<22} {rows:>10,} rows")
+    click.echo(f"wrote {len(written)} tables to {dest}; run them with `popcare run --input {dest}`")
+
+
 @main.command()
 @click.option("--markdown", is_flag=True, help="Print the contract tables as Markdown.")
 @click.option("--update-doc", is_flag=True, help="Regenerate the tables in docs/input-contract.md.")

@@ -4,7 +4,7 @@ from dagster import Definitions, colored_console_logger, in_process_executor
 
 from pipelines.assets.raw import raw_assets
 from pipelines.assets.staging import staging_assets
-from pipelines.checks import raw_checks
+from pipelines.checks import raw_checks, staging_checks
 from pipelines.jobs import input_files_sensor, nightly_job, nightly_schedule, purge_schedule
 from pipelines.maintenance import purge_old_runs
 from pipelines.progress import progress_logger
@@ -14,7 +14,7 @@ from pipelines.resources import build_resources
 # collides on the file lock and costs seconds of start-up per step.
 defs = Definitions(
     assets=[*raw_assets, *staging_assets],
-    asset_checks=[*raw_checks],
+    asset_checks=[*raw_checks, *staging_checks],
     jobs=[nightly_job, purge_old_runs],
     schedules=[nightly_schedule, purge_schedule],
     sensors=[input_files_sensor],

@@ -132,6 +132,7 @@ def test_staged_columns_have_the_contract_types(tmp_path):
         ({"hcpcs_code": "9921"}, [(1, "hcpcs_code", "invalid_code")]),
         ({"rendering_npi": "1467498015"}, [(1, "rendering_npi", "invalid_code")]),
         ({"facility_npi": "146749801"}, [(1, "facility_npi", "invalid_code")]),
+        ({"billing_npi": "UNKNOWN"}, [(1, "billing_npi", "invalid_code")]),
         ({"revenue_center_code": "45X"}, [(1, "revenue_center_code", "invalid_code")]),
         ({"bill_type_code": "1111"}, [(1, "bill_type_code", "invalid_code")]),
         ({"person_id": "P9"}, [(1, "person_id", "unknown_person")]),

@@ -11,6 +11,7 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 
 from pipelines.contract import TABLES
+from pipelines.dq_report import render_report, write_report
 from pipelines.settings import PopcareSettings
 from pipelines.staging import RULES, stage_table
 
@@ -66,3 +67,31 @@ def _staging_asset(table_name: str) -> AssetsDefinition:
 
 
 staging_assets = [_staging_asset(name) for name in TABLES]
+
+
+@asset(
+    key=AssetKey(["audit", "data_quality_report"]),
+    group_name="audit",
+    deps=[AssetKey(["staging", name]) for name in TABLES],
+    compute_kind="html",
+    description="Data-quality report (HTML, counts only): rows read, loaded, quarantined by rule.",
+)
+def data_quality_report(
+    context: AssetExecutionContext, settings: PopcareSettings, duckdb: DuckDBResource
+) -> MaterializeResult:
+    as_of = settings.as_of_date()
+    with duckdb.get_connection() as con:
+        page, figures = render_report(con, as_of, context.run_id)
+    path = write_report(settings.out_path, as_of, page)
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(path)),
+            "rows_read": MetadataValue.int(figures["rows_read"]),
+            "rows_quarantined": MetadataValue.int(figures["rows_quarantined"]),
+            "quarantined_share": MetadataValue.float(figures["quarantined_share"]),
+            "suites_failing": MetadataValue.int(figures["suites_failing"]),
+        }
+    )
+
+
+staging_assets.append(data_quality_report)

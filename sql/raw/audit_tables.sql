@@ -1,6 +1,9 @@
 -- audit schema: the bookkeeping every load writes, so nothing is lost and nothing silently dropped.
 --   audit.load_log    one row per (load, source file): rows read = rows loaded + rows quarantined
 --   audit.quarantine  one row per rejected row and failed rule, with the raw row as text
+--   audit.corrections values normalised rather than refused (dotted ICD codes, hyphenated NDCs)
+--   audit.file_reconciliation  per file: rows read = rows loaded + rows quarantined
+--   audit.contract_results     Great Expectations suite outcomes (counts only)
 -- Rules that fill audit.quarantine live in sql/staging/; this file only declares the tables.
 create schema if not exists audit;
 create schema if not exists raw;
@@ -50,3 +53,16 @@ create table if not exists audit.file_reconciliation (
 );
 
 create schema if not exists staging;
+
+-- Great Expectations contract-suite outcomes per table and run (counts only, never values).
+create table if not exists audit.contract_results (
+    run_id varchar not null,
+    table_name varchar not null,
+    rows_in_table bigint not null,
+    rows_validated bigint not null,
+    expectations_evaluated integer not null,
+    failed_critical varchar,
+    failed_warning varchar,
+    passed boolean not null,
+    validated_at timestamp not null
+);

@@ -1,0 +1,181 @@
+"""Great Expectations contract suites for the staging tables.
+
+One suite per contract table, built from the contract (``pipelines/contract.py``) and the staging
+rules (``pipelines/staging.py``), run by a Dagster asset check on ``staging/<table>``. GX runs on an
+ephemeral context (no cloud, no files) through pandas. The exhaustive row-level checks are the
+staging SQL (every row, in DuckDB); GX is the independent second line on the typed tables. GX
+imports in ~10 s and validates through pandas, so a table above ``MAX_ROWS`` is validated on a
+deterministic sample of that many rows; the metadata says so.
+
+PHI: result formats are limited to counts (``partial_unexpected_count: 0``, no unexpected rows or
+index lists), so no value from a row reaches a report, the run database or a log.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from functools import cache
+from typing import Any
+
+import duckdb
+
+from pipelines.contract import TABLES
+from pipelines.sql import quote_ident
+from pipelines.staging import RULES
+
+MAX_ROWS = int(os.environ.get("POPCARE_GX_MAX_ROWS", "200000"))
+RESULT_FORMAT = {
+    "result_format": "BASIC",
+    "partial_unexpected_count": 0,
+    "include_unexpected_rows": False,
+    "return_unexpected_index_query": False,
+}
+
+# Regexes of the normalised values in staging (sql/staging/expressions.yml gives the raw rules).
+FORMATS = {
+    "icd10cm": r"^[A-Z][0-9][0-9A-Z]{1,5}$",
+    "icd10pcs": r"^[0-9A-HJ-NP-Z]{7}$",
+    "hcpcs": r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$",
+    "npi": r"^[0-9]{10}$",
+    "ndc": r"^[0-9]{11}$",
+    "revenue": r"^[0-9]{4}$",
+    "bill_type": r"^[0-9]{2}[0-9A-Z]$",
+    "two_digit": r"^[0-9]{2}$",
+    "drg": r"^[0-9]{3}$",
+    "rxnorm": r"^[0-9]{1,8}$",
+    "year_month": r"^[0-9]{6}$",
+}
+# Single-column primary keys in the Tuva Input Layer: duplicates are reported, not blocking.
+UNIQUE_IDS = {
+    "encounter": "encounter_id",
+    "condition": "condition_id",
+    "procedure": "procedure_id",
+    "lab_result": "lab_result_id",
+    "observation": "observation_id",
+    "medication": "medication_id",
+}
+VALUE_SETS = {
+    ("medical_claim", "claim_type"): ["institutional", "professional", "undetermined"],
+}
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    table: str
+    rows_in_table: int
+    rows_validated: int
+    evaluated: int
+    failed_critical: list[str]
+    failed_warning: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_critical
+
+
+@cache
+def _gx() -> Any:
+    # No usage statistics from an offline, PHI-handling pipeline.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    return gx
+
+
+def build_suite(table_name: str, as_of: date) -> tuple[Any, dict[str, bool]]:
+    """The contract suite of a table, and for each expectation whether it is critical."""
+    gx = _gx()
+    ex = gx.expectations
+    table, rules = TABLES[table_name], RULES[table_name]
+    suite = gx.ExpectationSuite(name=f"{table_name}_contract")
+    critical: dict[str, bool] = {}
+
+    def add(expectation: Any, is_critical: bool, label: str) -> None:
+        expectation.meta = {"label": label}
+        suite.add_expectation(expectation)
+        critical[label] = is_critical
+
+    add(
+        ex.ExpectTableColumnsToMatchOrderedList(
+            column_list=[*table.column_names, "_source_file", "_row_number"]
+        ),
+        True,
+        "columns are the contract's, in order",
+    )
+    for name in table.required:
+        add(ex.ExpectColumnValuesToNotBeNull(column=name), True, f"{name} not null")
+    for code in rules.codes:
+        if code.type_column is None and code.default in FORMATS:
+            add(
+                ex.ExpectColumnValuesToMatchRegex(column=code.column, regex=FORMATS[code.default]),
+                True,
+                f"{code.column} is a valid {code.default} code",
+            )
+    for name in rules.event_dates:
+        add(
+            ex.ExpectColumnValuesToBeBetween(
+                column=name,
+                min_value=datetime(1900, 1, 1),
+                max_value=datetime.combine(as_of, time.max),
+            ),
+            True,
+            f"{name} between 1900-01-01 and the as-of date",
+        )
+    for name in rules.sex_columns:
+        add(
+            ex.ExpectColumnValuesToBeInSet(column=name, value_set=["male", "female", "unknown"]),
+            False,
+            f"{name} is male, female or unknown",
+        )
+    if table_name in UNIQUE_IDS:
+        column = UNIQUE_IDS[table_name]
+        add(ex.ExpectColumnValuesToBeUnique(column=column), False, f"{column} is unique")
+    for (name, column), values in VALUE_SETS.items():
+        if name == table_name:
+            add(
+                ex.ExpectColumnValuesToBeInSet(column=column, value_set=values),
+                False,
+                f"{column} in {', '.join(values)}",
+            )
+    return suite, critical
+
+
+def _frame(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[Any, int]:
+    ident = quote_ident(table_name)
+    total = con.execute(f"select count(*) from staging.{ident}").fetchone()[0]
+    # A repeatable sample above MAX_ROWS rows; dates arrive as datetime64, compared as datetimes.
+    sample = f" using sample reservoir({MAX_ROWS} rows) repeatable (42)" if total > MAX_ROWS else ""
+    return con.execute(f"select * from staging.{ident}{sample}").df(), total
+
+
+def validate_table(con: duckdb.DuckDBPyConnection, table_name: str, as_of: date) -> SuiteOutcome:
+    gx = _gx()
+    frame, total = _frame(con, table_name)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    source = context.data_sources.add_pandas(f"popcare_{table_name}")
+    batch_definition = source.add_dataframe_asset(
+        name=table_name
+    ).add_batch_definition_whole_dataframe("all")
+    suite, critical = build_suite(table_name, as_of)
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format=RESULT_FORMAT)
+    failed_critical, failed_warning = [], []
+    for item in result.results:
+        if item.success:
+            continue
+        label = item.expectation_config.meta["label"]
+        count = (item.result or {}).get("unexpected_count")
+        raised = (item.exception_info or {}).get("raised_exception") or not item.result
+        text = f"{label} ({count} rows)" if count is not None else label
+        if raised:  # an expectation that could not be evaluated is a failure, never a pass
+            text = f"{label} (could not be evaluated)"
+        (failed_critical if critical[label] else failed_warning).append(text)
+    return SuiteOutcome(
+        table_name,
+        total,
+        len(frame),
+        len(result.results),
+        failed_critical,
+        failed_warning,
+    )
