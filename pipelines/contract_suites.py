@@ -35,7 +35,7 @@ RESULT_FORMAT = {
 FORMATS = {
     "icd10cm": r"^[A-Z][0-9][0-9A-Z]{1,5}$",
     "icd10pcs": r"^[0-9A-HJ-NP-Z]{7}$",
-    "hcpcs": r"^([0-9]{4}[0-9FTU]|[A-V][0-9]{4})$",
+    "hcpcs": r"^(?:[0-9]{4}[0-9FTU]|[A-V][0-9]{4})$",
     "npi": r"^[0-9]{10}$",
     "ndc": r"^[0-9]{11}$",
     "revenue": r"^[0-9]{4}$",
@@ -82,8 +82,16 @@ def _gx() -> Any:
     return gx
 
 
+def ephemeral_context() -> Any:
+    """A GX context that lives in memory only: no project folder, no cloud, no progress bars."""
+    context = _gx().get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    return context
+
+
 def build_suite(table_name: str, as_of: date) -> tuple[Any, dict[str, bool]]:
-    """The contract suite of a table, and for each expectation whether it is critical."""
+    """The contract suite of a table, and for each expectation whether it is critical.
+    Needs an active GX context (``ephemeral_context()``)."""
     gx = _gx()
     ex = gx.expectations
     table, rules = TABLES[table_name], RULES[table_name]
@@ -149,10 +157,8 @@ def _frame(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[Any, int]:
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table_name: str, as_of: date) -> SuiteOutcome:
-    gx = _gx()
     frame, total = _frame(con, table_name)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
+    context = ephemeral_context()
     source = context.data_sources.add_pandas(f"popcare_{table_name}")
     batch_definition = source.add_dataframe_asset(
         name=table_name

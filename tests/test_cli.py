@@ -72,3 +72,44 @@ def test_failed_run_exits_non_zero_and_says_what_and_where(tmp_path, dagster_hom
     assert result.exit_code == 1
     assert "raw/eligibility" in result.output
     assert "eligibility.csv" in result.output and "enrollment_start_date" in result.output
+
+
+def test_convert_synthea_then_run_it(tmp_path, dagster_home):
+    from tests.conftest import SYNTHEA_SAMPLE
+
+    if not SYNTHEA_SAMPLE.is_dir():
+        import pytest
+
+        pytest.skip(f"public Synthea sample not found at {SYNTHEA_SAMPLE}")
+    dest = tmp_path / "contract"
+    converted = CliRunner().invoke(main, ["convert", "synthea", str(SYNTHEA_SAMPLE), str(dest)])
+    assert converted.exit_code == 0, converted.output
+    assert "patient                        11 rows" in converted.output
+    warehouse = tmp_path / "w.duckdb"
+    ran = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--input",
+            str(dest),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            "2024-12-31",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert ran.exit_code == 0, ran.output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from staging.patient").fetchone()[0] == 11
+        assert con.execute("select count(*) from audit.quarantine").fetchone()[0] == 0
+
+
+def test_convert_refuses_a_folder_that_is_not_synthea(tmp_path):
+    (tmp_path / "src").mkdir()
+    result = CliRunner().invoke(
+        main, ["convert", "synthea", str(tmp_path / "src"), str(tmp_path / "d")]
+    )
+    assert result.exit_code == 1
+    assert "patients.csv" in result.output
