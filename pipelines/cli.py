@@ -171,6 +171,55 @@ def status(limit: int) -> None:
             click.echo(f"{run.run_id[:8]}  {run.job_name:<16} {run.status.value:<10} {when} {took}")
 
 
+@main.command()
+@click.option("--patients", type=click.IntRange(min=1), required=True, help="People to simulate.")
+@click.option("--seed", type=int, default=20260930, show_default=True, help="Random seed.")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First day.")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last day (as-of).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+)
+@click.option(
+    "--noise",
+    type=click.FloatRange(0, 0.5),
+    default=0.0,
+    show_default=True,
+    help="Share of rows given a data-quality fault (listed in noise_manifest.csv).",
+)
+def generate(
+    patients: int, seed: int, start: Any, end: Any, out: Path, fmt: str, noise: float
+) -> None:
+    """Write a synthetic population in the input contract (same arguments, same bytes)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from pipelines.synthetic import generate as generate_population
+
+    if end.date() <= start.date():
+        raise click.UsageError("--end must be after --start")
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("simulating patients", total=patients)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        summary = generate_population(
+            patients, seed, start.date(), end.date(), out, fmt, noise, progress
+        )
+    rows = summary.get("row_counts", {})
+    for table, n in rows.items():
+        click.echo(f"  {table:<22} {n:>12,} rows")
+    seconds = summary.get("seconds")
+    took = f" in {seconds:.1f}s" if isinstance(seconds, (int, float)) else ""
+    click.echo(f"wrote {patients:,} patients to {out}{took}")
+
+
 @main.group()
 def convert() -> None:
     """Convert other formats into the input contract."""

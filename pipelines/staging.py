@@ -16,6 +16,7 @@ from functools import cache
 import duckdb
 import yaml
 
+from pipelines.codesets import icd10cm_verdicts
 from pipelines.contract import TABLES, Table
 from pipelines.sql import SQL_DIR, quote_ident, run_sql
 
@@ -73,7 +74,9 @@ _N = range(1, 26)
 
 RULES: dict[str, TableRules] = {
     "eligibility": TableRules(
-        event_dates=("birth_date", "death_date"),
+        # A span starting after the as-of date is of no use as of that date and, in an extract
+        # cut on that date, a sign of a keying error: refused as future_date.
+        event_dates=("birth_date", "death_date", "enrollment_start_date"),
         order_pairs=(
             ("enrollment_start_date", "enrollment_end_date", END_BEFORE_START),
             _BIRTH_DEATH,
@@ -501,11 +504,36 @@ class StageResult:
     files_unbalanced: list[str]
 
 
+def _icd10cm_columns(table_name: str) -> list[str]:
+    return [
+        code.column
+        for code in RULES[table_name].codes
+        if any(kind == "icd10cm" for _, kind in _code_branches(code))
+    ]
+
+
+def _load_icd10cm_known(con: duckdb.DuckDBPyConnection, table_name: str) -> None:
+    """temp table icd10cm_known: the distinct ICD-10-CM candidates of this table that exist."""
+    columns = _icd10cm_columns(table_name)
+    candidates: set[str] = set()
+    for column in columns:
+        rows = con.execute(
+            f"select distinct upper(replace(trim({quote_ident(column)}), '.', '')) "
+            f"from raw.{quote_ident(table_name)} where nullif(trim({quote_ident(column)}), '') is not null"
+        ).fetchall()
+        candidates.update(r[0] for r in rows)
+    known = [code for code, ok in icd10cm_verdicts(candidates) if ok]
+    con.execute("create or replace temp table icd10cm_known (code varchar primary key)")
+    if known:
+        con.executemany("insert into icd10cm_known values (?)", [(c,) for c in known])
+
+
 def stage_table(con: duckdb.DuckDBPyConnection, table_name: str, as_of: date) -> StageResult:
     """Type and validate raw.<table> into staging.<table>, in one transaction."""
     con.begin()
     try:
         run_sql(con, "raw/audit_tables")
+        _load_icd10cm_known(con, table_name)
         params = {"table_name": table_name, "as_of": as_of}
         run_sql(con, "staging/stage_table", params=params, identifiers=compile_stage(table_name))
         run_sql(
