@@ -52,7 +52,7 @@ def test_clean_tables_pass(tmp_path):
     outcome = validate_table(con, "eligibility", AS_OF)
     assert outcome.passed
     assert (outcome.rows_in_table, outcome.rows_validated) == (2, 2)
-    assert outcome.evaluated == 7
+    assert outcome.evaluated == 8  # columns, 3 keys, 3 event dates, sex
 
 
 def test_a_blocking_expectation_fails_with_a_count_and_no_value(tmp_path):
