@@ -3,6 +3,7 @@
 from dagster import Definitions, colored_console_logger, in_process_executor
 
 from pipelines.assets.core import core_assets
+from pipelines.assets.outreach import build_outreach_assets
 from pipelines.assets.raw import raw_assets
 from pipelines.assets.readmissions import readmission_assets
 from pipelines.assets.staging import staging_assets
@@ -15,7 +16,13 @@ from pipelines.resources import build_resources
 # In-process executor: DuckDB allows one writer process, and the multiprocess executor both
 # collides on the file lock and costs seconds of start-up per step.
 defs = Definitions(
-    assets=[*raw_assets, *staging_assets, *core_assets, *readmission_assets],
+    assets=[
+        *raw_assets,
+        *staging_assets,
+        *core_assets,
+        *readmission_assets,
+        *build_outreach_assets([]),
+    ],
     asset_checks=[*raw_checks, *staging_checks],
     jobs=[nightly_job, purge_old_runs],
     schedules=[nightly_schedule, purge_schedule],
