@@ -1,8 +1,9 @@
 """The popcare Dagster code location: every asset, check, job, schedule, sensor and resource."""
 
-from dagster import Definitions, colored_console_logger, in_process_executor
+from dagster import AssetKey, Definitions, colored_console_logger, in_process_executor
 
 from pipelines.assets.core import core_assets
+from pipelines.assets.measures import measure_assets
 from pipelines.assets.outreach import build_outreach_assets
 from pipelines.assets.raw import raw_assets
 from pipelines.assets.readmissions import readmission_assets
@@ -21,7 +22,8 @@ defs = Definitions(
         *staging_assets,
         *core_assets,
         *readmission_assets,
-        *build_outreach_assets([]),
+        *measure_assets,
+        *build_outreach_assets([AssetKey(["marts", "measure_patient"])]),
     ],
     asset_checks=[*raw_checks, *staging_checks],
     jobs=[nightly_job, purge_old_runs],
