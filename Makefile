@@ -56,7 +56,7 @@ bench-quick: $(STAMP)
 	$(VENV)/bin/python -m bench.run --sizes 10000 --quick
 
 generate-sample: $(STAMP)
-	$(VENV)/bin/popcare generate --patients 2000 --seed 20260930 --start 2023-10-01 --end 2026-09-30 --out data/sample --format csv
+	$(VENV)/bin/popcare generate --patients 2000 --seed 20260930 --start 2023-10-01 --end 2026-09-30 --out data/sample --format parquet
 
 clean:
 	rm -rf .dagster data/out data/warehouse.duckdb data/warehouse.duckdb.wal
