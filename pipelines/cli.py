@@ -151,6 +151,66 @@ def run(
 
 
 @main.command()
+@click.option("--input", "input_dir", type=click.Path(), help=f"Input folder [env {ENV_INPUT}].")
+@click.option("--warehouse", type=click.Path(), help=f"DuckDB file [env {ENV_WAREHOUSE}].")
+@click.option("--as-of", "as_of", help=f"Last day of history YYYY-MM-DD [env {ENV_AS_OF}].")
+def train(input_dir: str | None, warehouse: str | None, as_of: str | None) -> None:
+    """Train the risk model on this warehouse's own history and register a new version.
+
+    Brings the warehouse up to date from the input first (the same assets the nightly job runs
+    before the model), then trains with labels from the history before the as-of date and a
+    temporal validation inside it, and regenerates the model card beside the model.
+    """
+    import shlex
+
+    try:
+        run_config = build_run_config(input_dir, None, warehouse, as_of, None)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    _ensure_dagster_home()
+    from dagster import AssetKey, DagsterInstance
+
+    from models.train import TrainingDataError, train_and_register
+    from pipelines.definitions import defs
+
+    settings = run_config["resources"]["settings"]["config"]
+    database = run_config["resources"]["duckdb"]["config"]["database"]
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(AssetKey(["models", "risk_model"])).parent_keys
+    wanted: set = set()
+    frontier = set(upstream)
+    while frontier:  # every asset the model reads, transitively
+        key = frontier.pop()
+        if key not in wanted:
+            wanted.add(key)
+            frontier |= set(graph.get(key).parent_keys)
+    click.echo(f"bringing {database} up to date from {settings['input_dir']}")
+    job = defs.resolve_job_def("nightly")
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=sorted(wanted, key=lambda k: k.to_user_string()),
+        )
+    if not result.success:
+        for line in _failures(result):
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    as_of_date = parse_as_of(settings["as_of"], settings["input_dir"])
+    try:
+        outcome = train_and_register(
+            database, as_of_date, command="popcare train " + shlex.join(sys.argv[2:])
+        )
+    except TrainingDataError as exc:
+        click.echo(f"cannot train: {exc}", err=True)
+        click.echo("`popcare run` will score with the baseline (baseline-fallback).", err=True)
+        sys.exit(1)
+    click.echo(f"registered model {outcome.version} at {outcome.path}")
+
+
+@main.command()
 @click.option("--limit", default=10, show_default=True, help="How many recent runs to show.")
 def status(limit: int) -> None:
     """What the last runs did and when, from Dagster's run storage."""

@@ -1,12 +1,19 @@
 """The popcare Dagster code location: every asset, check, job, schedule, sensor and resource."""
 
-from dagster import AssetKey, Definitions, colored_console_logger, in_process_executor
+from dagster import Definitions, colored_console_logger, in_process_executor
 
 from pipelines.assets.core import core_assets
 from pipelines.assets.measures import measure_assets
-from pipelines.assets.outreach import build_outreach_assets
+from pipelines.assets.outreach import UPSTREAM_MARTS, build_outreach_assets
 from pipelines.assets.raw import raw_assets
 from pipelines.assets.readmissions import readmission_assets
+from pipelines.assets.risk import (
+    MEASURE_PATIENT,
+    READMISSION_INDEX_STAYS,
+    build_risk_assets,
+    retrain_job,
+    retrain_schedule,
+)
 from pipelines.assets.staging import staging_assets
 from pipelines.checks import raw_checks, staging_checks
 from pipelines.jobs import input_files_sensor, nightly_job, nightly_schedule, purge_schedule
@@ -23,11 +30,12 @@ defs = Definitions(
         *core_assets,
         *readmission_assets,
         *measure_assets,
-        *build_outreach_assets([AssetKey(["marts", "measure_patient"])]),
+        *build_risk_assets([READMISSION_INDEX_STAYS, MEASURE_PATIENT]),
+        *build_outreach_assets(UPSTREAM_MARTS),
     ],
     asset_checks=[*raw_checks, *staging_checks],
-    jobs=[nightly_job, purge_old_runs],
-    schedules=[nightly_schedule, purge_schedule],
+    jobs=[nightly_job, purge_old_runs, retrain_job],
+    schedules=[nightly_schedule, purge_schedule, retrain_schedule],
     sensors=[input_files_sensor],
     resources=build_resources(),
     executor=in_process_executor,
