@@ -9,7 +9,7 @@ from pipelines.cli import build_run_config, main
 def test_help_lists_the_commands():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "status", "contract"):
+    for command in ("run", "train", "generate", "convert", "status", "contract"):
         assert f"  {command} " in result.output
 
 
@@ -23,6 +23,13 @@ def test_run_help_lists_every_flag_and_its_variable():
         ("--measurement-year", "POPCARE_MEASUREMENT_YEAR"),
     ):
         assert flag in result.output and env in result.output
+
+
+def test_train_help_lists_its_flags():
+    result = CliRunner().invoke(main, ["train", "--help"])
+    assert result.exit_code == 0
+    for flag in ("--input", "--warehouse", "--as-of"):
+        assert flag in result.output
 
 
 def test_flags_override_environment(tmp_path, monkeypatch):
