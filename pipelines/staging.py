@@ -254,7 +254,7 @@ def _doubled(digit: str) -> str:
 
 
 def _luhn_npi_sql() -> str:
-    """Standard-SQL Luhn check of an NPI: the prefix 80840 contributes a constant 24 (CMS rule)."""
+    """Standard-SQL form of ``check_digits.npi_is_valid``: the prefix 80840 adds a constant 24."""
     terms = []
     for i in range(1, 10):
         digit = f"try_cast(substr(trim({{c}}), {i}, 1) as integer)"
@@ -273,31 +273,6 @@ def _luhn_loinc_sql() -> str:
         terms.append(_doubled(digit) if i % 2 == 1 else digit)
     check = "try_cast(split_part(trim({c}), '-', 2) as integer)"
     return f"(10 - ({' + '.join(terms)}) % 10) % 10 = {check}"
-
-
-def luhn_check_digit(payload: str) -> int:
-    """The Luhn check digit for a digit string (used by tests and the generator)."""
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - (9 if d >= 5 else 0)
-        total += d
-    return (10 - total % 10) % 10
-
-
-def npi_is_valid(npi: str) -> bool:
-    return len(npi) == 10 and npi.isdigit() and luhn_check_digit("80840" + npi[:9]) == int(npi[9])
-
-
-def loinc_is_valid(code: str) -> bool:
-    body, _, check = code.partition("-")
-    return (
-        body.isdigit()
-        and check.isdigit()
-        and len(check) == 1
-        and luhn_check_digit(body) == int(check)
-    )
 
 
 def _q(column: str) -> str:

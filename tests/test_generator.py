@@ -14,12 +14,12 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.check_digits import loinc_is_valid, npi_check_digit, npi_is_valid
 from pipelines.contract import TABLES
 from pipelines.synthetic import generate
 from pipelines.synthetic import noise as noise_mod
 from pipelines.synthetic.generate import ARROW_TYPES, relative_path
 from pipelines.synthetic.rates import TARGETS, measure
-from pipelines.synthetic.world import loinc_is_valid, npi_check_digit, npi_is_valid
 
 START, END = date(2023, 10, 1), date(2026, 9, 30)
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "generator.md"

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from pipelines.assets.measures import MEASURE_CORE_INPUTS
+from pipelines.check_digits import loinc_is_valid
 from pipelines.codesets import icd10cm_accepts
 from pipelines.measures import (
     BLOCKS_DIR,
@@ -28,7 +29,6 @@ from pipelines.measures import (
 )
 from pipelines.sql import SQL_DIR, read_sql, render
 from pipelines.synthetic import codes
-from pipelines.synthetic.world import loinc_is_valid
 
 MEASURE_IDS = {
     "cms122",

@@ -8,15 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.check_digits import loinc_is_valid, luhn_check_digit, npi_is_valid
 from pipelines.contract import TABLES
 from pipelines.ingest import load_table, take_inventory
-from pipelines.staging import (
-    loinc_is_valid,
-    luhn_check_digit,
-    npi_is_valid,
-    rules_for,
-    stage_table,
-)
+from pipelines.staging import rules_for, stage_table
 
 AS_OF = date(2026, 9, 30)
 ELIGIBILITY = [

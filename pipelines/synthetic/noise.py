@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from pipelines.synthetic.world import loinc_is_valid
+from pipelines.check_digits import loinc_is_valid
 
 FAULTS = (
     "malformed_date",

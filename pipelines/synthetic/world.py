@@ -9,43 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.check_digits import npi_check_digit
 from pipelines.synthetic import codes
-
-
-def npi_check_digit(first9: str) -> int:
-    """CMS NPI rule: Luhn over the prefix 80840 followed by the first nine digits."""
-    digits = [int(c) for c in "80840" + first9]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:  # rightmost payload digit is doubled (the check digit is appended after)
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
-
-
-def npi_is_valid(npi: str) -> bool:
-    return len(npi) == 10 and npi.isdigit() and npi_check_digit(npi[:9]) == int(npi[9])
-
-
-def loinc_check_digit(body: str) -> int:
-    """LOINC mod-10: double every other digit from the right, starting with the rightmost."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
-
-
-def loinc_is_valid(code: str) -> bool:
-    body, _, check = code.partition("-")
-    return body.isdigit() and check.isdigit() and loinc_check_digit(body) == int(check)
-
 
 # Facilities: (name, kind, in the health system's EHR). "A handful", as the issue asks.
 FACILITIES = (
