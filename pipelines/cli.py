@@ -168,7 +168,7 @@ def train(input_dir: str | None, warehouse: str | None, as_of: str | None) -> No
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     _ensure_dagster_home()
-    from dagster import AssetKey, DagsterInstance
+    from dagster import AssetKey, AssetSelection, DagsterInstance
 
     from models.train import TrainingDataError, train_and_register
     from pipelines.definitions import defs
@@ -176,15 +176,9 @@ def train(input_dir: str | None, warehouse: str | None, as_of: str | None) -> No
     settings = run_config["resources"]["settings"]["config"]
     database = run_config["resources"]["duckdb"]["config"]["database"]
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    graph = defs.resolve_asset_graph()
-    upstream = graph.get(AssetKey(["models", "risk_model"])).parent_keys
-    wanted: set = set()
-    frontier = set(upstream)
-    while frontier:  # every asset the model reads, transitively
-        key = frontier.pop()
-        if key not in wanted:
-            wanted.add(key)
-            frontier |= set(graph.get(key).parent_keys)
+    # Every asset the model reads, transitively (not the model itself, not what reads it).
+    model = AssetSelection.assets(AssetKey(["models", "risk_model"]))
+    wanted = (model.upstream() - model).resolve(defs.resolve_asset_graph())
     click.echo(f"bringing {database} up to date from {settings['input_dir']}")
     job = defs.resolve_job_def("nightly")
     with DagsterInstance.get() as instance:
