@@ -1,7 +1,9 @@
 """Shared fixtures. Public synthetic data in ../shared/data is read-only: tests copy before modifying."""
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,39 @@ def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@dataclass(frozen=True)
+class SampleRun:
+    """One run of the nightly job on the bundled sample (see ``sample_nightly``)."""
+
+    work: Path
+    warehouse: Path
+    out: Path
+    result: Any
+
+
+def run_nightly_on_sample(warehouse: Path, out: Path) -> Any:
+    """Execute the nightly job in-process on data/sample/ with an ephemeral Dagster instance."""
+    from dagster import DagsterInstance
+
+    from pipelines.cli import build_run_config
+    from pipelines.definitions import defs
+    from pipelines.settings import SAMPLE_DIR
+
+    config = build_run_config(str(SAMPLE_DIR), str(out), str(warehouse), None, None)
+    config.pop("loggers")
+    with DagsterInstance.ephemeral() as instance:
+        return defs.resolve_job_def("nightly").execute_in_process(
+            run_config=config, instance=instance, raise_on_error=False
+        )
+
+
+@pytest.fixture(scope="session")
+def sample_nightly(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
+    """The nightly job run once per test session on the sample; shared by the end-to-end,
+    notebook and report tests. Treat the warehouse as read-only (open it with read_only=True)."""
+    work = tmp_path_factory.mktemp("sample-nightly")
+    warehouse, out = work / "warehouse.duckdb", work / "out"
+    result = run_nightly_on_sample(warehouse, out)
+    return SampleRun(work=work, warehouse=warehouse, out=out, result=result)

@@ -4,21 +4,10 @@ import json
 
 import duckdb
 import pytest
-from dagster import DagsterInstance
+from conftest import run_nightly_on_sample as _run
 
-from pipelines.cli import build_run_config
 from pipelines.contract import TABLES
-from pipelines.definitions import defs
 from pipelines.settings import SAMPLE_AS_OF, SAMPLE_DIR
-
-
-def _run(warehouse, out):
-    config = build_run_config(str(SAMPLE_DIR), str(out), str(warehouse), None, None)
-    config.pop("loggers")
-    with DagsterInstance.ephemeral() as instance:
-        return defs.resolve_job_def("nightly").execute_in_process(
-            run_config=config, instance=instance, raise_on_error=False
-        )
 
 
 def _counts(warehouse) -> dict[str, int]:
@@ -31,10 +20,8 @@ def _counts(warehouse) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def nightly(tmp_path_factory):
-    work = tmp_path_factory.mktemp("e2e")
-    result = _run(work / "warehouse.duckdb", work / "out")
-    return work, result
+def nightly(sample_nightly):
+    return sample_nightly.work, sample_nightly.result
 
 
 def test_the_nightly_job_succeeds_and_every_check_passes(nightly):
