@@ -1,8 +1,11 @@
 """The ``popcare`` command line. Thin: ``popcare run`` executes the same Dagster job the schedule
 runs, in-process, against the instance in DAGSTER_HOME (so ``popcare status`` and the UI see it)."""
 
+import json
 import os
 import sys
+import time
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from pipelines.settings import (
     SettingsError,
     measurement_period,
     parse_as_of,
+    parse_max_row_drop,
     settings_from_env,
     warehouse_from_env,
 )
@@ -62,10 +66,12 @@ def build_run_config(
         "measurement_year": (
             measurement_year if measurement_year is not None else base.measurement_year
         ),
+        "max_row_drop": base.max_row_drop,
     }
     # Fail fast, before Dagster starts, on values that cannot work.
     resolved_as_of = parse_as_of(settings["as_of"], settings["input_dir"])
     measurement_period(settings["measurement_year"], resolved_as_of)
+    parse_max_row_drop(settings["max_row_drop"])
     database = str(Path(warehouse).expanduser().resolve()) if warehouse else warehouse_from_env()
     return {
         "resources": {
@@ -76,18 +82,130 @@ def build_run_config(
     }
 
 
-def _summarise(result: Any) -> list[str]:
+FILES_KEY = "outreach/outreach_files"
+LAYERS = ("raw", "staging", "core", "marts")
+
+
+def _materialized(result: Any) -> dict[str, Mapping[str, Any]]:
+    """Asset (user string) -> metadata of what this run materialised."""
+    return {
+        event.materialization.asset_key.to_user_string(): event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+    }
+
+
+def _value(meta: Mapping[str, Any], key: str) -> Any:
+    entry = meta.get(key)
+    return None if entry is None else entry.value
+
+
+def _check_outcomes(result: Any) -> list[tuple[str, bool, str]]:
+    """(``asset check``, passed, reason) of every check evaluated in the run; reasons are counts,
+    rates, rule and file names (the checks' metadata), never a value from a row."""
+    outcomes = []
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.event_specific_data
+        meta = evaluation.metadata
+        reason = _value(meta, "reason") or ""
+        if not reason and _value(meta, "failed_blocking") not in (None, "none"):
+            reason = f"contract rules failed: {_value(meta, 'failed_blocking')}"
+        if not reason and _value(meta, "files_out_of_balance"):
+            reason = f"files out of balance with the load log: {_value(meta, 'files')}"
+        name = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+        outcomes.append((name, bool(evaluation.passed), reason))
+    return outcomes
+
+
+def _rate_lines(meta: Mapping[str, Any]) -> list[str]:
+    from pipelines.measures import load_measures
+
     lines = []
-    for event in result.get_asset_materialization_events():
-        mat = event.materialization
-        meta = mat.metadata
-        rows = meta.get("rows_in_table") or meta.get("rows")
-        shown = f"{rows.value:>10,} rows" if rows is not None else ""
-        lines.append(f"  {mat.asset_key.to_user_string():<40} {shown}")
+    for measure in load_measures():
+        rate = _value(meta, f"{measure.id}_rate")
+        if rate is None:
+            continue
+        eligible = (_value(meta, f"{measure.id}_denominator") or 0) - (
+            _value(meta, f"{measure.id}_exclusions") or 0
+        )
+        if rate != rate:  # NaN: nothing left to divide by
+            shown = "no rate (empty denominator)"
+        elif measure.rate_unit == "proportion":
+            shown = f"{rate:7.1%}  of {eligible:,.0f}"
+        else:
+            shown = f"{rate:7.1f}  per 1,000 member years ({eligible:,.0f} member years)"
+        lines.append(f"    {measure.id:<18} {shown}")
+    return lines
+
+
+def _file_line(label: str, path: Path, started: float | None) -> str:
+    earlier = started is not None and path.stat().st_mtime < started
+    return f"    {label:<18} {path}" + ("  (from an earlier run)" if earlier else "")
+
+
+def _summarise(
+    result: Any,
+    out_dir: Path | None = None,
+    as_of: date | None = None,
+    started: float | None = None,
+) -> list[str]:
+    """The end-of-run summary: rows per layer, key rates, list sizes, where files went, checks.
+    Counts, rates and paths only: no identifiers. ``started`` (a timestamp) marks report files
+    older than the run as from an earlier run."""
+    materialized = _materialized(result)
+    lines = ["Summary" + (f" (as of {as_of.isoformat()})" if as_of else "")]
+    lines.append("  rows per layer:")
+    for layer in LAYERS:
+        counts = [
+            value
+            for key, meta in materialized.items()
+            if key.split("/")[0] == layer
+            for value in [_value(meta, "rows_in_table") or _value(meta, "rows")]
+            if value is not None
+        ]
+        if counts:
+            lines.append(f"    {layer:<8} {len(counts):>3} tables {sum(counts):>14,} rows")
+    measure_meta = materialized.get("marts/measure_rates")
+    if measure_meta is not None:
+        lines.append("  measure rates (overall):")
+        lines.extend(_rate_lines(measure_meta))
+    readmission = materialized.get("marts/readmission_rates")
+    if readmission is not None and _value(readmission, "overall_rate") is not None:
+        lines.append(
+            f"  30-day readmission rate (overall): {_value(readmission, 'overall_rate'):.1%} of "
+            f"{_value(readmission, 'overall_index_stays') or 0:,} index stays"
+        )
+    files_meta = materialized.get(FILES_KEY)
+    if files_meta is not None:
+        try:
+            manifest = json.loads(Path(_value(files_meta, "manifest")).read_text(encoding="utf-8"))
+            sizes = manifest.get("row_counts", {})
+        except (OSError, TypeError, ValueError):
+            sizes = {}
+        shown = ", ".join(f"{name} {rows:,}" for name, rows in sizes.items())
+        lines.append(f"  outreach lists: {sum(sizes.values()):,} rows ({shown or 'no lists'})")
+    lines.append("  files:")
+    if files_meta is not None:
+        lines.append(f"    outreach lists     {_value(files_meta, 'folder')}")
+        lines.append(f"    latest pointer     {_value(files_meta, 'latest')}")
+    if out_dir is not None and as_of is not None:
+        day = as_of.isoformat()
+        for label, path in (
+            ("data quality", out_dir / "data-quality" / day / "index.html"),
+            ("run report", out_dir / "report" / day / "index.html"),
+        ):
+            if path.is_file():
+                lines.append(_file_line(label, path, started))
+    outcomes = _check_outcomes(result)
+    failed = [o for o in outcomes if not o[1]]
+    lines.append(f"  checks: {len(outcomes)} evaluated, {len(failed)} failed")
+    lines.extend(f"    FAILED {name}: {reason}" for name, _, reason in failed)
     return lines
 
 
 def _failures(result: Any) -> list[str]:
+    """What stopped the run: failed steps (the innermost error's message) and failed checks."""
     out = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
@@ -95,13 +213,34 @@ def _failures(result: Any) -> list[str]:
             cause = error
             while cause.cause is not None:  # the user-facing message is on the innermost error
                 cause = cause.cause
+            if cause.cls_name == "DagsterAssetCheckFailedError":
+                continue  # listed below, with the check's reason
             message = cause.message.strip()
             # "pipelines.ingest.InputError: <message>" -> "<message>": the class is noise here.
             prefix, _, rest = message.partition(": ")
             if cause.cls_name and prefix.endswith(cause.cls_name) and rest:
                 message = rest
             out.append(f"{event.step_key.replace('__', '/')}: {message}")
+    for name, passed, reason in _check_outcomes(result):
+        if not passed:
+            out.append(f"check {name} failed: {reason or 'see the check in the Dagster UI'}")
     return out
+
+
+def _publication_line(result: Any, out_dir: Path) -> str:
+    """Whether this run published its outreach lists, and which lists stand if it did not."""
+    from pipelines.outreach import read_latest_pointer
+
+    if FILES_KEY in _materialized(result):
+        return "outreach lists published"
+    latest = read_latest_pointer(out_dir)
+    if latest is None:
+        return "outreach lists not published; no earlier lists were published"
+    folder = out_dir / "outreach" / str(latest["folder"])
+    return (
+        f"outreach lists not published; previous lists (as_of {latest.get('as_of_date')}) "
+        f"stay in {folder}"
+    )
 
 
 @main.command()
@@ -136,17 +275,21 @@ def run(
     click.echo(f"popcare nightly run: input {settings['input_dir']}")
     click.echo(f"  warehouse {database}; outputs {settings['out_dir']}")
     job = defs.resolve_job_def("nightly")
+    started = time.time()
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False
         )
     click.echo("")
+    out_path = Path(settings["out_dir"])
+    as_of_date = parse_as_of(settings["as_of"], settings["input_dir"])
+    click.echo("\n".join(_summarise(result, out_path, as_of_date, started)))
     if not result.success:
-        click.echo(f"popcare run FAILED (run {result.run_id}):", err=True)
+        click.echo(f"\npopcare run FAILED (run {result.run_id}):", err=True)
         for line in _failures(result) or ["see `make dev` for the run's logs"]:
             click.echo(f"  {line}", err=True)
+        click.echo(_publication_line(result, out_path), err=True)
         sys.exit(1)
-    click.echo("\n".join(_summarise(result)))
     click.echo(f"\nrun {result.run_id} succeeded; warehouse {database}")
 
 

@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -736,6 +736,40 @@ def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[
 def write_json_atomic(path: Path, data: Any) -> str:
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     return write_chunks_atomic(path, [text.encode("utf-8")])
+
+
+LATEST_POINTER = "latest.json"
+
+
+def write_latest_pointer(out_dir: Path, as_of: date, run_id: str, manifest_path: Path) -> Path:
+    """Point ``OUT/outreach/latest.json`` at the as-of folder just published.
+
+    Written (atomically, owner-only) only after every file of the folder and its manifest are in
+    place, by a run whose blocking checks all passed: a run stopped by the publication gate never
+    reaches it, so the pointer keeps naming the last lists that were published.
+    """
+    pointer = out_dir / "outreach" / LATEST_POINTER
+    write_json_atomic(
+        pointer,
+        {
+            "as_of_date": as_of.isoformat(),
+            "folder": as_of.isoformat(),
+            "manifest": manifest_path.name,
+            "manifest_sha256": _file_sha256(manifest_path),
+            "run_id": run_id,
+            "published_at": datetime.now().isoformat(timespec="seconds"),
+        },
+    )
+    return pointer
+
+
+def read_latest_pointer(out_dir: Path) -> dict[str, Any] | None:
+    """The last publication named by ``OUT/outreach/latest.json``; None if none or unreadable."""
+    try:
+        data = json.loads((out_dir / "outreach" / LATEST_POINTER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("folder") else None
 
 
 # --------------------------------------------------------------------------------------------

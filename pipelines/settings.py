@@ -31,6 +31,10 @@ ENV_WAREHOUSE = "POPCARE_WAREHOUSE"
 ENV_OUT = "POPCARE_OUT"
 ENV_AS_OF = "POPCARE_AS_OF"
 ENV_MEASUREMENT_YEAR = "POPCARE_MEASUREMENT_YEAR"
+# The publication gate's row-count check (docs/orchestration.md): a gated table may hold at most
+# this fraction fewer rows than in the last published run before the run stops.
+ENV_MAX_ROW_DROP = "POPCARE_MAX_ROW_DROP"
+DEFAULT_MAX_ROW_DROP = 0.5
 
 _YEAR = re.compile(r"^\d{4}$")
 
@@ -102,6 +106,13 @@ class PopcareSettings(ConfigurableResource):
         default="",
         description="Measurement period: YYYY, 'rolling', or empty for the year containing as-of.",
     )
+    max_row_drop: str = Field(
+        default="",
+        description=(
+            "Largest fraction (0-1) by which a gated table's row count may fall since the last "
+            f"published run; empty means {ENV_MAX_ROW_DROP}, else {DEFAULT_MAX_ROW_DROP}."
+        ),
+    )
 
     @property
     def input_path(self) -> Path:
@@ -117,6 +128,26 @@ class PopcareSettings(ConfigurableResource):
     def period(self) -> MeasurementPeriod:
         return measurement_period(self.measurement_year, self.as_of_date())
 
+    def max_row_drop_fraction(self) -> float:
+        return parse_max_row_drop(self.max_row_drop or os.environ.get(ENV_MAX_ROW_DROP))
+
+
+def parse_max_row_drop(value: str | None) -> float:
+    """``POPCARE_MAX_ROW_DROP``: a fraction from 0 to 1; empty means the default (0.5)."""
+    text = (value or "").strip()
+    if not text:
+        return DEFAULT_MAX_ROW_DROP
+    try:
+        fraction = float(text)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise SettingsError(
+            f"maximum row drop {value!r} is not a fraction from 0 to 1, e.g. 0.5 for 50% "
+            f"(environment variable {ENV_MAX_ROW_DROP})"
+        )
+    return fraction
+
 
 def _env(environ: Mapping[str, str], name: str) -> str:
     return (environ.get(name) or "").strip()
@@ -130,6 +161,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> PopcareSettin
         out_dir=_env(env, ENV_OUT) or str(DEFAULT_OUT),
         as_of=_env(env, ENV_AS_OF),
         measurement_year=_env(env, ENV_MEASUREMENT_YEAR),
+        max_row_drop=_env(env, ENV_MAX_ROW_DROP),
     )
 
 

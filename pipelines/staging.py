@@ -359,21 +359,39 @@ def _checks(table: Table, rules: TableRules) -> list[_Check]:
     return checks
 
 
+def _any(predicates: Iterable[str]) -> str:
+    """One predicate true when any of ``predicates`` is (``false`` for none)."""
+    listed = [f"({p})" for p in predicates]
+    return "\n    or ".join(listed) if listed else "false"
+
+
+def _suspect_predicate(table: Table, rules: TableRules) -> str:
+    """True for a raw row that breaks at least one per-row rule: evaluated once per row, in one
+    pass over raw.<table>; the per-rule breakdown then runs on those few rows only."""
+    return _any(c.predicate for c in _checks(table, rules))
+
+
 def _failure_query(table: Table, rules: TableRules) -> str:
+    """One row per (row, rule, column) broken. Per-row rules read ``stage_suspects`` (the rows the
+    one-pass predicate flagged); duplicates and unknown persons need the whole table."""
     parts = [
         f"select r._source_file as source_file, r._row_number as row_number, "
         f"'{c.column}' as column_name, '{c.rule}' as rule, "
-        f"{_sql_text(c.detail)} as detail\nfrom raw.{quote_ident(table.name)} as r\nwhere {c.predicate}"
+        f"{_sql_text(c.detail)} as detail\nfrom stage_suspects as r\nwhere {c.predicate}"
         for c in _checks(table, rules)
     ]
-    # Exact duplicate lines: every contract column equal; the first copy (file, row) is kept.
+    # Exact duplicate lines: every contract column equal (null as empty); the first copy (file,
+    # row) is kept. The row digest is computed once; the window runs on repeated digests only.
     parts.append(
         "select source_file, row_number, null as column_name, "
         f"'{DUPLICATE_LINE}' as rule, null as detail\nfrom (\n"
-        "    select r._source_file as source_file, r._row_number as row_number,\n"
-        f"        row_number() over (partition by md5({_row_text(table)}) "
-        "order by r._source_file, r._row_number) as copy_number\n"
-        f"    from raw.{quote_ident(table.name)} as r\n) as copies\nwhere copy_number > 1"
+        "    select source_file, row_number,\n"
+        "        row_number() over (partition by digest order by source_file, row_number)"
+        " as copy_number\n"
+        "    from stage_row_digests\n"
+        "    where digest in (\n"
+        "        select digest from stage_row_digests group by digest having count(*) > 1\n"
+        "    )\n) as copies\nwhere copy_number > 1"
     )
     if rules.check_person and "person_id" in table.column_names:
         parts.append(
@@ -399,26 +417,33 @@ def _row_text(table: Table) -> str:
     return f"concat_ws('|', {cols})"
 
 
-def _correction_query(table: Table, rules: TableRules) -> str:
-    parts = []
+def _corrections(table: Table, rules: TableRules) -> list[tuple[str, str, str, str]]:
+    """(column, correction, detail, predicate) for every value normalised rather than refused."""
+    found = []
     for code in rules.codes:
         for condition, kind in _code_branches(code):
             if kind in _DOTTED_KINDS:
-                parts.append(
-                    f"select r._load_id, '{table.name}', r._source_file, r._row_number, "
-                    f"'{code.column}', '{DOTTED_CODE}', 'dot removed'\n"
-                    f"from raw.{quote_ident(table.name)} as r\n"
-                    f"where {_present(code.column)} and {condition} "
-                    f"and {_q(code.column)} like '%.%'"
-                )
+                mark, correction, detail = "%.%", DOTTED_CODE, "dot removed"
             elif kind == "ndc":
-                parts.append(
-                    f"select r._load_id, '{table.name}', r._source_file, r._row_number, "
-                    f"'{code.column}', '{NDC_NORMALISED}', 'to 11 digits'\n"
-                    f"from raw.{quote_ident(table.name)} as r\n"
-                    f"where {_present(code.column)} and {condition} "
-                    f"and {_q(code.column)} like '%-%'"
-                )
+                mark, correction, detail = "%-%", NDC_NORMALISED, "to 11 digits"
+            else:
+                continue
+            predicate = f"{_present(code.column)} and {condition} and {_q(code.column)} like '{mark}'"
+            found.append((code.column, correction, detail, predicate))
+    return found
+
+
+def _correction_predicate(table: Table, rules: TableRules) -> str:
+    return _any(p for *_, p in _corrections(table, rules))
+
+
+def _correction_query(table: Table, rules: TableRules) -> str:
+    """Rows of ``stage_corrected`` (flagged in one pass) broken down per corrected column."""
+    parts = [
+        f"select r._load_id, '{table.name}', r._source_file, r._row_number, "
+        f"'{column}', '{correction}', '{detail}'\nfrom stage_corrected as r\nwhere {predicate}"
+        for column, correction, detail, predicate in _corrections(table, rules)
+    ]
     if not parts:
         return (
             "select null, null, null, null, null, null, null from (select 1) as nothing where false"
@@ -461,7 +486,9 @@ def compile_stage(table_name: str) -> dict[str, str]:
     table, rules = TABLES[table_name], RULES[table_name]
     return {
         "table": quote_ident(table_name),
+        "suspect_predicate": _suspect_predicate(table, rules),
         "failure_query": _failure_query(table, rules),
+        "correction_predicate": _correction_predicate(table, rules),
         "correction_query": _correction_query(table, rules),
         "typed_list": _typed_list(table, rules),
         "raw_row": _row_text(table),

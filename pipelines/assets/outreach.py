@@ -4,9 +4,15 @@ Assets are built by :func:`build_outreach_assets` so the code location can add t
 candidate SQL reads (``UPSTREAM_MARTS``: risk scores and measure gaps) as dependencies once they
 are part of it; without them the step still runs, on empty stand-ins, and says so in metadata.
 Metadata and logs carry counts only: never a name, an identifier or a row.
+
+Publication gate (docs/orchestration.md): every gated table and mart (``GATED_MARTS``: the rates
+with sanity-band checks) is upstream of these assets, so a failing blocking check stops them and the
+last published lists stay. ``outreach_files`` is the publication: after the files it records the
+gated tables' row counts (``audit.row_counts``) and only then moves ``OUT/outreach/latest.json``.
 """
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
@@ -23,11 +29,15 @@ from pipelines.outreach import (
     build_outreach_list,
     load_roster,
     load_rules,
+    write_latest_pointer,
     write_outreach_files,
 )
+from pipelines.publication import record_row_counts
 from pipelines.settings import PopcareSettings
 
 UPSTREAM_MARTS = [AssetKey(["marts", "risk_scores"]), AssetKey(["marts", "measure_patient"])]
+# Not read by the lists, but gated: their sanity-band checks must pass before publication.
+GATED_MARTS = [AssetKey(["marts", "measure_rates"]), AssetKey(["marts", "readmission_rates"])]
 
 # What sql/marts/outreach_candidates.sql and outreach_suppressed.sql read.
 CORE_DEPS = [
@@ -48,7 +58,8 @@ def _counts(prefix: str, counts: Mapping[str, int]) -> dict[str, MetadataValue]:
 
 
 def build_outreach_assets(extra_deps: Sequence[AssetKey] = ()) -> list[AssetsDefinition]:
-    """The three outreach assets; ``extra_deps`` is typically ``UPSTREAM_MARTS``."""
+    """The three outreach assets; ``extra_deps`` is typically ``UPSTREAM_MARTS`` plus
+    ``GATED_MARTS``."""
 
     @asset(
         key=SUPPRESSED_KEY,
@@ -123,7 +134,8 @@ def build_outreach_assets(extra_deps: Sequence[AssetKey] = ()) -> list[AssetsDef
         compute_kind="python",
         description=(
             "One spreadsheet-safe CSV per team (OUT/outreach/<as_of>/<team>.csv, owner-only) and "
-            "a manifest with versions, counts and checksums."
+            "a manifest with versions, counts and checksums; then the gated tables' row counts "
+            "(audit.row_counts) and OUT/outreach/latest.json, naming the lists just published."
         ),
     )
     def outreach_files(
@@ -136,11 +148,20 @@ def build_outreach_assets(extra_deps: Sequence[AssetKey] = ()) -> list[AssetsDef
             stats = write_outreach_files(
                 con, settings.out_path, as_of, context.run_id, roster, rules
             )
-        context.log.info(f"outreach files: {stats['files']} CSV files and a manifest written")
+            counted = record_row_counts(con, context.run_id, as_of)
+        latest = write_latest_pointer(
+            settings.out_path, as_of, context.run_id, Path(stats["manifest"])
+        )
+        context.log.info(
+            f"outreach files: {stats['files']} CSV files and a manifest written; "
+            f"row counts of {len(counted)} gated tables recorded; latest.json updated"
+        )
         metadata: dict[str, MetadataValue] = {
             "as_of": MetadataValue.text(as_of.isoformat()),
             "folder": MetadataValue.path(stats["folder"]),
             "manifest": MetadataValue.path(stats["manifest"]),
+            "latest": MetadataValue.path(str(latest)),
+            "row_counts_recorded": MetadataValue.int(len(counted)),
             "files": MetadataValue.int(int(stats["files"])),
             "missing_upstream": MetadataValue.text(", ".join(stats["missing_upstream"]) or "none"),
         }

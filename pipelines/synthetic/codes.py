@@ -154,11 +154,15 @@ COLONOSCOPY = ("45378", "G0121", "45380")
 FIT = ("82274", "G0328")
 FIT_DNA = ("81528",)
 DEPRESSION_SCREEN = ("G0444", "96127")
+# A urine albumin-creatinine ratio is billed as two codes on one claim, quantitative urine albumin
+# (82043) and urine creatinine (82570): there is no single CPT code for the ratio, and HEDIS KED
+# counts the pair (within 4 days) as a uACR.
 LAB_CPT = {
     "a1c": "83036",
     "lipid": "80061",
     "bmp": "80048",
     "uacr": "82043",
+    "urine_creatinine": "82570",
     "venipuncture": "36415",
 }
 SURGERY_CPT = {

@@ -430,7 +430,7 @@ def _transfers(rng, pop, win, stays):
     return _cat_concat([stays, _clip_to_coverage(pop, t)])
 
 
-READMIT_BASE = {MEDICARE: -3.0, MEDICAID: -2.8, COMMERCIAL: -3.3}
+READMIT_BASE = {MEDICARE: -3.0, MEDICAID: -2.8, COMMERCIAL: -3.0}
 
 
 def _readmissions(rng, pop, win, stays, state):

@@ -1594,7 +1594,29 @@ class MedicalLines:
         npi = np.where(external, lab_npi, pcp_npi)
         pos = np.where(external, V["81"], V["11"])
         dx1 = np.where(ctx.pdx[p, 0] >= 0, ctx.pdx[p, 0], V["Z0000"])
-        self._single_prof(p, labs["day"], pos, code, npi, dx1, price)
+        # A uACR is two lines, urine albumin (82043) and urine creatinine (82570), on one claim.
+        uacr = labs["test"] == LAB_TESTS.index("uacr")
+        day = labs["day"]
+        header = dict(
+            claim=self.claims(n),
+            inst=np.zeros(n, bool),
+            person=p,
+            start=day,
+            end=day,
+            pos=pos,
+            rnpi=npi,
+            bnpi=npi,
+            btin=np.full(n, V["314455667"]),
+            dx1=dx1,
+        )
+        line = dict(
+            hcpcs=np.stack([code, np.full(n, V[codes.LAB_CPT["urine_creatinine"]])], axis=1),
+            lstart=np.tile(day[:, None], (1, 2)),
+            lend=np.tile(day[:, None], (1, 2)),
+            units=np.ones((n, 2)),
+            allowed=np.stack([price, np.full(n, 7.0)], axis=1),
+        )
+        self.emit(header, line, np.stack([np.ones(n, bool), uacr], axis=1))
 
     def screens(self, s):
         V, ctx, w = self.V, self.ctx, self.ctx.world

@@ -10,6 +10,20 @@
 --   2. audit.quarantine for this table is replaced by this run's failures, with the raw row as text.
 --   3. audit.corrections records values normalised rather than refused (dotted ICD codes, NDCs).
 --   4. staging.<table>: every row without a failure, each column typed and normalised.
+-- Per-row rules are evaluated in one pass over raw (stage_suspects: the rows breaking any rule);
+-- the per-rule breakdown then reads only those rows. Duplicates compare one digest per row.
+create or replace temp table stage_suspects as
+select r.*
+from raw.{{ table }} as r
+where {{ suspect_predicate }};
+
+create or replace temp table stage_row_digests as
+select
+    r._source_file as source_file,
+    r._row_number as row_number,
+    md5({{ raw_row }}) as digest
+from raw.{{ table }} as r;
+
 create or replace temp table stage_failures as
 {{ failure_query }};
 
@@ -31,6 +45,11 @@ inner join raw.{{ table }} as r
 
 delete from audit.corrections where table_name = $table_name;
 
+create or replace temp table stage_corrected as
+select r.*
+from raw.{{ table }} as r
+where {{ correction_predicate }};
+
 insert into audit.corrections
 {{ correction_query }};
 
@@ -47,3 +66,6 @@ where not exists (
 );
 
 drop table stage_failures;
+drop table stage_suspects;
+drop table stage_row_digests;
+drop table stage_corrected;
