@@ -32,7 +32,7 @@ def test_the_nightly_job_succeeds_and_every_check_passes(nightly):
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    assert len(evaluations) == 2 * len(TABLES)
+    assert len(evaluations) == 3 * len(TABLES) + 14 + 2  # + row drop per core table, 2 bands
     assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
 
 

@@ -159,7 +159,7 @@ def test_the_shipped_bands_cover_every_measure_and_hold_on_the_sample_rates():
 
 def test_a_malformed_bands_file_is_refused_with_the_row():
     header = "measure_id,low,high,rate_unit,min_denominator\n"
-    with pytest.raises(SanityBandError, match="data row 1.*low <= high"):
+    with pytest.raises(SanityBandError, match=r"data row 1.*low <= high"):
         parse_sanity_bands(header + "x,0.9,0.1,proportion,30\n")
     with pytest.raises(SanityBandError, match="rate_unit"):
         parse_sanity_bands(header + "x,0.1,0.9,percent,30\n")
@@ -262,11 +262,7 @@ def test_max_row_drop_setting():
 def test_every_check_is_blocking_and_gates_the_outreach_lists():
     graph = defs.resolve_asset_graph()
     checks = list(graph.asset_check_keys)
-    specs = {
-        key: spec
-        for checks_def in defs.asset_checks or []
-        for key, spec in zip(checks_def.check_keys, checks_def.check_specs, strict=True)
-    }
+    specs = {spec.key: spec for checks_def in defs.asset_checks for spec in checks_def.check_specs}
     assert set(specs) == set(checks)
     assert all(spec.blocking for spec in specs.values())
     names = {(k.asset_key.to_user_string(), k.name) for k in checks}
