@@ -641,7 +641,7 @@ class Charts:
 
     def html(self, figure: go.Figure, height: int = 340) -> str:
         # The page's look, without overriding what a section set (a wider left margin, say).
-        margin = {"l": 60, "r": 20, "t": 48, "b": 50}
+        margin = {"l": 70, "r": 20, "t": 48, "b": 50}
         legend = {"orientation": "h", "y": -0.18, "x": 0}
         figure.update_layout(
             template="plotly_white",
@@ -783,8 +783,9 @@ def population_section(data: ReportData, charts: Charts) -> str:
         figure.update_layout(
             title="Enrolled member-months by month and payer type",
             barmode="stack",
+            legend_traceorder="normal",
             yaxis_title="member-months",
-            xaxis={"type": "category", "nticks": 18, "tickangle": -45},
+            xaxis={"type": "category", "nticks": 13, "tickangle": 0},
             bargap=0.1,
         )
         parts.append(charts.html(figure, height=320))
@@ -988,10 +989,10 @@ def readmissions_section(data: ReportData, summary: Mapping[str, Any], charts: C
         figure.update_layout(
             title="Readmission rate by discharge month",
             yaxis={"side": "right", "showgrid": False, "rangemode": "tozero"},
-            yaxis2={"side": "left", "tickformat": ".0%", "rangemode": "tozero"},
+            yaxis2={"side": "left", "tickformat": ".0%", "rangemode": "tozero", "dtick": 0.1},
             margin={"r": 50},
         )
-        figure.update_xaxes(type="category", nticks=10, tickangle=-45)
+        figure.update_xaxes(type="category", nticks=7, tickangle=0)
         charts_html.append(charts.html(figure))
     facilities = sorted(by.get("facility", []), key=lambda r: -(r["index_stays"] or 0))
     if facilities:

@@ -131,9 +131,8 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, *, marts: bool = True) -> No
         "varchar, score double, percentile double, tier varchar, reason_1 varchar, "
         "reason_2 varchar, reason_3 varchar)"
     )
-    for pid, score, tier in (("PX900001", 0.5, "complex"), ("PX900002", 0.3, "high")) + (
-        ("PX900003", 0.1, "low"),
-    ):
+    scores = (("PX900001", 0.5, "complex"), ("PX900002", 0.3, "high"), ("PX900003", 0.1, "low"))
+    for pid, score, tier in scores:
         con.execute(
             "insert into marts.risk_scores values (?, ?, ?, ?, 0.5, ?, 'r1', 'r2', 'r3')",
             [pid, AS_OF, MODEL_VERSION, score, tier],
@@ -291,7 +290,7 @@ def test_page_is_self_contained_formatted_and_free_of_identifiers(warehouse, tmp
     register_fake_model(path)
     stats = _report(con, tmp_path / "out", models_home=path)
     page = _page(tmp_path / "out")
-    assert "<script src=\"http" not in page and "<script src='http" not in page
+    assert '<script src="http' not in page and "<script src='http" not in page
     # No tag loads anything from the network (plotly.js only names its CDN as a geo-map default).
     assert not EXTERNAL_RESOURCE.search(page)
     assert page.count("Plotly.newPlot") == stats["charts"]
@@ -302,7 +301,9 @@ def test_page_is_self_contained_formatted_and_free_of_identifiers(warehouse, tmp
     assert "Calibration on the validation date" in page and "1.05 (0.90–1.20)" in page
     assert "Not built" not in page
     _assert_no_identifiers(page)
-    _assert_no_identifiers((tmp_path / "out" / "report" / "2026-09-30" / "summary.json").read_text())
+    _assert_no_identifiers(
+        (tmp_path / "out" / "report" / "2026-09-30" / "summary.json").read_text()
+    )
 
 
 def test_files_are_owner_only_and_replaced_atomically(warehouse, tmp_path):
@@ -439,7 +440,7 @@ def test_the_nightly_job_writes_the_report(sample_nightly):
     assert summary["outreach"]["list_rows"] == listed
     assert summary["model"] is not None or summary["risk"]["model_version"] == "baseline-fallback"
     page = page_path.read_text(encoding="utf-8")
-    assert "<script src=\"http" not in page and not EXTERNAL_RESOURCE.search(page)
+    assert '<script src="http' not in page and not EXTERNAL_RESOURCE.search(page)
     pattern = re.compile("|".join(sorted({re.escape(p[:3]) for p in ids})) + r"\w+")
     assert not ids & set(pattern.findall(page))
     materialisations = [
