@@ -150,12 +150,17 @@ unpaired as (
         ) as fallback_order
     from current_version as c
     where
+        -- Two equality tests rather than one 'or': each is a hash anti-join (an 'or' of two
+        -- keys would compare every line with every pair).
         not exists (
             select 1
             from exact_pair as p
-            where
-                (p.original_file = c._source_file and p.original_row = c._row_number)
-                or (p.reversal_file = c._source_file and p.reversal_row = c._row_number)
+            where p.original_file = c._source_file and p.original_row = c._row_number
+        )
+        and not exists (
+            select 1
+            from exact_pair as p
+            where p.reversal_file = c._source_file and p.reversal_row = c._row_number
         )
 ),
 

@@ -72,12 +72,17 @@ unpaired as (
         ) as fallback_order
     from fill_ordered as f
     where
+        -- Two equality tests rather than one 'or': each is a hash anti-join (an 'or' of two
+        -- keys would compare every line with every pair).
         not exists (
             select 1
             from exact_pair as p
-            where
-                (p.original_file = f._source_file and p.original_row = f._row_number)
-                or (p.reversal_file = f._source_file and p.reversal_row = f._row_number)
+            where p.original_file = f._source_file and p.original_row = f._row_number
+        )
+        and not exists (
+            select 1
+            from exact_pair as p
+            where p.reversal_file = f._source_file and p.reversal_row = f._row_number
         )
 ),
 
