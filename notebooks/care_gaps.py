@@ -152,7 +152,8 @@ def _():
     attribution month in the period (`staging.provider_attribution`, popcare's custom attribution,
     else the payer's), `unattributed` otherwise. Proportion measures only (EDU is a utilisation
     rate and is shown apart below). A cell reads rate (numerator / eligible, where eligible =
-    denominator − exclusions); practices with few eligible people swing widely.
+    denominator − exclusions); practices with few eligible people swing widely. The colour is
+    the rate, or 1 − rate for the inverse CMS122, so green is better everywhere.
     """)
     return
 
@@ -169,7 +170,11 @@ def _(con):
         order by measure_id, practice
         """,
     )
-    _rate = by_practice.pivot(index="measure_id", columns="practice", values="rate")
+    # Colour by performance (green = better), so the inverse CMS122 reads like the others; the
+    # cell text is the measure's own rate.
+    _performance = by_practice.assign(
+        performance=lambda d: d["rate"].where(d["higher_is_better"], 1 - d["rate"])
+    ).pivot(index="measure_id", columns="practice", values="performance")
     _label = (
         by_practice.assign(
             label=lambda d: [
@@ -178,17 +183,17 @@ def _(con):
             ]
         )
         .pivot(index="measure_id", columns="practice", values="label")
-        .reindex(index=_rate.index, columns=_rate.columns)
+        .reindex(index=_performance.index, columns=_performance.columns)
+        .fillna("–")
     )
     px.imshow(
-        _rate,
-        text_auto=False,
+        _performance,
         color_continuous_scale="RdYlGn",
         zmin=0,
         zmax=1,
         aspect="auto",
-        title="Measure rate by attributed practice (CMS122 is inverse: lower is better)",
-        labels={"color": "rate", "x": "practice", "y": "measure"},
+        title="Measure rate by attributed practice (colour: green = better; CMS122 is inverse)",
+        labels={"color": "performance", "x": "practice", "y": "measure"},
     ).update_traces(text=_label.values, texttemplate="%{text}")
     return (by_practice,)
 

@@ -441,14 +441,18 @@ def _(utilisation_rates):
         var_name="kind",
         value_name="per_1000_member_years",
     )
+    # One panel per kind of use, each with its own scale (office visits outnumber admissions 30:1).
     px.bar(
         _long,
-        x="kind",
+        x="payer_type",
         y="per_1000_member_years",
         color="payer_type",
-        barmode="group",
+        facet_col="kind",
+        text_auto=".0f",
         title="Utilisation per 1,000 member years by payer type, last 12 months",
-        labels={"kind": "", "per_1000_member_years": "per 1,000 member years"},
+        labels={"payer_type": "", "per_1000_member_years": "per 1,000 member years"},
+    ).update_yaxes(matches=None, showticklabels=True).for_each_annotation(
+        lambda a: a.update(text=a.text.removeprefix("kind=").replace("_", " "))
     )
     return
 

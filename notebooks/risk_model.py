@@ -503,13 +503,13 @@ def _(con):
         "sum"
     )
     px.bar(
-        _by_payer[_by_payer["tier"] != "low"],
+        _by_payer,
         x="payer_type",
         y="share",
         color="tier",
         category_orders={"tier": TIERS},
         hover_data=["people"],
-        title="Share of each payer type in the complex, high and rising tiers today",
+        title="Tiers within each payer type today (share of the payer type's people)",
         labels={"payer_type": "payer type", "share": "share of the payer's people"},
     ).update_yaxes(tickformat=".0%")
     return
