@@ -28,6 +28,7 @@ class CoreTable:
     description: str
     staging: tuple[str, ...]  # staging tables the SQL reads
     core: tuple[str, ...] = ()  # core tables the SQL reads (built before this one)
+    view: bool = False  # the SQL file creates a view, not a table
 
 
 # In build order: every table's core inputs come before it.
@@ -40,9 +41,11 @@ CORE_TABLES: tuple[CoreTable, ...] = (
     ),
     CoreTable(
         "medical_claim_final",
-        "Final medical claim lines: adjustments, voids and reversals resolved, denied lines out.",
+        "Final medical claim lines: adjustments, voids and reversals resolved, denied lines out "
+        "(a view: staging lines joined to their outcome, so the widest table is not copied).",
         ("medical_claim",),
         ("medical_claim_adjudication",),
+        view=True,
     ),
     CoreTable(
         "person",
@@ -237,6 +240,19 @@ def table_stats(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, int | fl
     return stats
 
 
+def _drop_if_kind_changed(con: duckdb.DuckDBPyConnection, table: CoreTable) -> None:
+    """A warehouse built by an earlier version may hold a table where a view is now built (or the
+    reverse); ``create or replace`` cannot change the kind, so drop the old object first."""
+    found = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = 'core' and table_name = $name",
+        {"name": table.name},
+    ).fetchall()
+    if found and (found[0][0] == "VIEW") != table.view:
+        kind = "view" if found[0][0] == "VIEW" else "table"
+        con.execute(f"drop {kind} core.{table.name}")
+
+
 def build_core_table(
     con: duckdb.DuckDBPyConnection, name: str, as_of: date
 ) -> dict[str, int | float]:
@@ -244,6 +260,7 @@ def build_core_table(
     if name not in CORE_TABLE:
         raise KeyError(f"unknown core table {name!r}; known: {', '.join(CORE_TABLE)}")
     con.execute("create schema if not exists core")
+    _drop_if_kind_changed(con, CORE_TABLE[name])
     run_sql(con, f"core/{name}", params=core_params(as_of)).fetchall()
     return table_stats(con, name)
 

@@ -27,7 +27,8 @@ def test_every_core_table_has_a_sql_file_and_declares_what_it_reads():
         )
         refs = set(_TABLE_REF.findall(sql))
         reads = {(schema, name) for schema, name in refs if (schema, name) != ("core", table.name)}
-        assert f"create or replace table core.{table.name} as" in sql
+        kind = "view" if table.view else "table"
+        assert f"create or replace {kind} core.{table.name} as" in sql
         assert {n for s, n in reads if s == "staging"} == set(table.staging), table.name
         assert {n for s, n in reads if s == "core"} == set(table.core), table.name
         assert set(table.staging) <= set(TABLES)

@@ -7,10 +7,11 @@
 --   2. keep 'final' lines. The rules (replacement wins, void removes, reversals net out, a
 --      re-adjudicated line supersedes the earlier one, denied lines out) are documented in
 --      sql/core/medical_claim_adjudication.sql and docs/core-model.md.
-create or replace table core.medical_claim_final as
+-- A view, not a table: copying the widest table (about 100 columns) cost more than all of its
+-- readers' joins together (docs/benchmarks.md); each reader selects only the columns it needs.
+create or replace view core.medical_claim_final as
 select m.*
 from staging.medical_claim as m
 inner join core.medical_claim_adjudication as a
     on m._source_file = a._source_file and m._row_number = a._row_number
-where a.adjudication_status = 'final'
-order by m.person_id, m.claim_start_date, m.claim_id, m.claim_line_number;
+where a.adjudication_status = 'final';
