@@ -211,7 +211,7 @@ def _last_hashes(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
 def _select_list(mapping: dict[str, str | None]) -> str:
     parts = []
     for col, src in mapping.items():
-        value = "cast(null as varchar)" if src is None else f"cast({_quote_any(src)} as varchar)"
+        value = "cast(null as varchar)" if src is None else f"cast(r.{_quote_any(src)} as varchar)"
         parts.append(f"{value} as {quote_ident(col)}")
     return ",\n    ".join(parts)
 
@@ -221,14 +221,67 @@ def _quote_any(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _reader(src: SourceFile) -> tuple[str, str]:
-    if src.fmt == "csv":
-        return (
-            "read_csv($path, header = true, all_varchar = true, delim = ',', quote = '\"', "
-            "escape = '\"', encoding = 'utf-8')",
-            "row_number() over ()",
+def _load_sql(
+    con: duckdb.DuckDBPyConnection,
+    table_name: str,
+    batch: list[tuple[SourceFile, str]],
+    mapping: dict[str, str | None],
+    load_id: str,
+) -> None:
+    """Insert ``batch`` (files of one format and one column mapping, with their SHA-256) into
+    raw.<table> after forgetting what those files loaded before. Parquet files go in one
+    statement, so DuckDB reads them in parallel (a file of one row group is read by one thread);
+    CSV files one by one (their row numbers come from the reader's order)."""
+    sources = [src for src, _ in batch]
+    files = {src.relative: digest for src, digest in batch}
+    for relative in files:
+        con.execute(
+            f"delete from raw.{quote_ident(table_name)} where _source_file = $f", {"f": relative}
         )
-    return "read_parquet($path, file_row_number = true)", "file_row_number + 1"
+    if sources[0].fmt == "parquet":
+        groups = [batch]
+        reader = "read_parquet($paths, filename = true, file_row_number = true)"
+        row_number = "r.file_row_number + 1"
+    else:
+        groups = [[item] for item in batch]
+        # Row numbers in the reader's order, before the join can reorder rows.
+        reader = (
+            "(select *, row_number() over () as file_row_number from read_csv($paths, "
+            "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+            "encoding = 'utf-8', filename = true))"
+        )
+        row_number = "r.file_row_number"
+    for group in groups:
+        con.execute(
+            "create or replace temp table raw_load_file (path varchar, source_file "
+            "varchar, file_sha256 varchar)"
+        )
+        con.executemany(
+            "insert into raw_load_file values (?, ?, ?)",
+            [(str(src.path), src.relative, digest) for src, digest in group],
+        )
+        try:
+            run_sql(
+                con,
+                "raw/load_file",
+                params={"paths": [str(src.path) for src, _ in group], "load_id": load_id},
+                identifiers={
+                    "table": quote_ident(table_name),
+                    "select_list": _select_list(mapping),
+                    "reader": reader,
+                    "row_number": row_number,
+                },
+            )
+        except duckdb.Error as exc:
+            names = ", ".join(src.relative for src, _ in group)
+            fmt = group[0][0].fmt.upper()
+            raise InputError(
+                f"{names}: could not be read as {fmt} ({exc}). Check that it is UTF-8, "
+                "comma-separated with a header row, and quoted per RFC 4180."
+                if fmt == "CSV"
+                else f"{names}: could not be read as {fmt} ({exc}). Re-export the file."
+            ) from exc
+    con.execute("drop table if exists raw_load_file")
 
 
 def load_table(
@@ -245,59 +298,53 @@ def load_table(
     try:
         ensure_raw_table(con, table)
         previous = _last_hashes(con, table_name)
+        # Changed files, grouped by format and column mapping (one statement per group).
+        batches: dict[tuple, tuple[dict[str, str | None], list[tuple[SourceFile, str]]]] = {}
         for src in files:
             digest = sha256_of(src.path)
             if previous.get(src.relative) == digest:
                 result.files_unchanged.append(src.relative)
                 continue
             mapping = map_columns(table, file_columns(con, src), src.relative)
-            reader, row_number = _reader(src)
-            try:
+            key = (src.fmt, tuple(mapping.items()))
+            batches.setdefault(key, (mapping, []))[1].append((src, digest))
+        for mapping, batch in batches.values():
+            _load_sql(con, table_name, batch, mapping, load_id)
+        loaded = [src for _, batch in batches.values() for src, _ in batch]
+        counts = (
+            dict(
+                con.execute(
+                    f"select _source_file, count(*) from raw.{quote_ident(table_name)} "
+                    "where _source_file in (select unnest($files)) group by _source_file",
+                    {"files": [src.relative for src in loaded]},
+                ).fetchall()
+            )
+            if loaded
+            else {}
+        )
+        for _, batch in batches.values():
+            for src, digest in batch:
+                rows = int(counts.get(src.relative, 0))
                 run_sql(
                     con,
-                    "raw/load_file",
+                    "raw/log_load",
                     params={
-                        "path": str(src.path),
+                        "load_id": load_id,
+                        "table_name": table_name,
                         "source_file": src.relative,
                         "file_sha256": digest,
-                        "load_id": load_id,
-                    },
-                    identifiers={
-                        "table": f"{quote_ident(table_name)}",
-                        "select_list": _select_list(mapping),
-                        "reader": reader,
-                        "row_number": row_number,
+                        "file_bytes": src.path.stat().st_size,
+                        "file_format": src.fmt,
+                        "rows_read": rows,
+                        "rows_loaded": rows,
+                        "rows_quarantined": 0,
+                        "status": "loaded",
+                        "loaded_at": loaded_at,
                     },
                 )
-            except duckdb.Error as exc:
-                raise InputError(
-                    f"{src.relative}: could not be read as {src.fmt.upper()} ({exc}). Check that "
-                    "it is UTF-8, comma-separated with a header row, and quoted per RFC 4180."
-                ) from exc
-            rows = con.execute(
-                f"select count(*) from raw.{quote_ident(table_name)} where _source_file = $f",
-                {"f": src.relative},
-            ).fetchone()[0]
-            run_sql(
-                con,
-                "raw/log_load",
-                params={
-                    "load_id": load_id,
-                    "table_name": table_name,
-                    "source_file": src.relative,
-                    "file_sha256": digest,
-                    "file_bytes": src.path.stat().st_size,
-                    "file_format": src.fmt,
-                    "rows_read": rows,
-                    "rows_loaded": rows,
-                    "rows_quarantined": 0,
-                    "status": "loaded",
-                    "loaded_at": loaded_at,
-                },
-            )
-            result.files_loaded.append(src.relative)
-            result.rows_read += rows
-            result.rows_loaded += rows
+                result.files_loaded.append(src.relative)
+                result.rows_read += rows
+                result.rows_loaded += rows
         result.rows_in_table = con.execute(
             f"select count(*) from raw.{quote_ident(table_name)}"
         ).fetchone()[0]
