@@ -4,7 +4,7 @@
 through core and the marts exactly as a run would (only the tables the readmission marts read are
 loaded; the rest are empty). A 20,000-person run takes about a minute on a 2-core machine, so the
 test uses 10,000 (~30 s). Measured with this fixture (docs/measures/readmissions.md, "Plausibility"):
-Medicare 14.9% (1,243 index stays), commercial 18-64 6.5% (321), all payers 13.6% (1,755).
+Medicare 14.4% (1,242 index stays), commercial 18-64 8.8% (329), all payers 13.9% (1,766).
 """
 
 from datetime import date, datetime
@@ -38,15 +38,15 @@ CORE = (
     "procedure",
 )
 
-# Public figures (HCUP SB #248, NRD 2016, all-cause incl. planned: Medicare 17.1, private 8.6;
-# unplanned-only expectation Medicare ~14-17, commercial 18-64 ~8-10) widened by about two standard
-# errors of this run (+/-1.0 point Medicare at ~1,250 index stays, +/-1.4 commercial at ~320) and,
-# for commercial, by the generator's own calibration: its crude all-cause commercial rate is 7.6%
-# (docs/generator.md), below HCUP's 8.6%, and the HWR rules take 13-17% off any crude all-cause
-# rate. Seeds 1, 2, 3 of the same run: Medicare 14.0 / 12.8 / 13.0, commercial 18-64 8.6 / 7.3 /
-# 5.7, all payers 13.1 / 11.7 / 11.4 (docs/measures/readmissions.md).
+# Public figures (HCUP SB #248, NRD 2016, all-cause incl. planned: Medicare 17.1, private 8.6
+# including maternal stays, which the generator does not simulate; HCUP SB #115: private
+# non-maternal adults 10.1-11.9; unplanned-only expectation Medicare ~14-17, commercial 18-64
+# ~8-10, /work/shared/reference/readmissions.md) widened below by about two standard errors of this
+# run for Medicare (+/-1.0 point at ~1,250 index stays) and one for commercial (+/-1.5 at ~330),
+# not above. Seeds 1, 2, 3 of the same run: Medicare 14.8 / 13.0 / 13.0, commercial 18-64
+# 9.2 / 8.2 / 6.9, all payers 13.7 / 12.1 / 11.5 (docs/measures/readmissions.md).
 MEDICARE_RANGE = (0.12, 0.17)
-COMMERCIAL_18_64_RANGE = (0.05, 0.10)
+COMMERCIAL_18_64_RANGE = (0.065, 0.10)
 ALL_PAYER_RANGE = (0.10, 0.16)
 
 

@@ -430,6 +430,13 @@ def _transfers(rng, pop, win, stays):
     return _cat_concat([stays, _clip_to_coverage(pop, t)])
 
 
+# Intercepts of the 30-day readmission logit. Commercial shares Medicare's: payer is not a risk in
+# itself, the person's conditions, health, age and social risk carry the difference. Calibrated to
+# crude all-cause rates without maternity (which is not simulated): HCUP SB #248 (2016) Medicare
+# 17.1%; HCUP SB #115 (2008) private-insurance non-maternal adults 10.1% (18-44) and 11.9% (45-64).
+# HCUP's private 8.6% (SB #248) includes maternal stays, readmitted ~3.6% of the time. After the CMS
+# hospital-wide rules this lands commercial 18-64 unplanned at ~8-10% (/work/shared/reference/
+# readmissions.md). Medicaid -2.8: HCUP Medicaid ~14% all-cause.
 READMIT_BASE = {MEDICARE: -3.0, MEDICAID: -2.8, COMMERCIAL: -3.0}
 
 
