@@ -428,7 +428,9 @@ def _corrections(table: Table, rules: TableRules) -> list[tuple[str, str, str, s
                 mark, correction, detail = "%-%", NDC_NORMALISED, "to 11 digits"
             else:
                 continue
-            predicate = f"{_present(code.column)} and {condition} and {_q(code.column)} like '{mark}'"
+            predicate = (
+                f"{_present(code.column)} and {condition} and {_q(code.column)} like '{mark}'"
+            )
             found.append((code.column, correction, detail, predicate))
     return found
 
