@@ -113,16 +113,20 @@ def _cpu_at(samples: list[tuple[float, float, float]], moment: float) -> float:
     return c0 if t1 == t0 else c0 + (c1 - c0) * (moment - t0) / (t1 - t0)
 
 
-def step_intervals(events: Iterable[Any]) -> list[tuple[str, float, float]]:
-    """(step key, start, end) of every step of a run, from its STEP_START and end events."""
+def step_intervals(records: Iterable[Any]) -> list[tuple[str, float, float]]:
+    """(step key, start, end) of every step of a run, from the event log's STEP_START and end
+    records (``instance.all_logs(run_id)``: EventLogEntry with a timestamp)."""
     started: dict[str, float] = {}
     spans = []
-    for event in events:
+    for record in records:
+        event = record.dagster_event
+        if event is None:
+            continue
         kind = event.event_type_value
         if kind == "STEP_START":
-            started[event.step_key] = event.timestamp
+            started[event.step_key] = record.timestamp
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
-            spans.append((event.step_key, started.pop(event.step_key), event.timestamp))
+            spans.append((event.step_key, started.pop(event.step_key), record.timestamp))
     return spans
 
 
@@ -187,7 +191,9 @@ def _size_mib(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def run_nightly(folder: Path, work: Path) -> tuple[Any, list[tuple[float, float, float]]]:
+def run_nightly(
+    folder: Path, work: Path
+) -> tuple[Any, list[tuple[str, float, float]], list[tuple[float, float, float]]]:
     """Run the nightly job on ``folder`` into ``work`` with an ephemeral Dagster instance."""
     from dagster import DagsterInstance
 
@@ -206,9 +212,10 @@ def run_nightly(folder: Path, work: Path) -> tuple[Any, list[tuple[float, float,
             result = defs.resolve_job_def("nightly").execute_in_process(
                 run_config=config, instance=instance, raise_on_error=False
             )
+            spans = step_intervals(instance.all_logs(result.run_id))
     finally:
         sampler.stop()
-    return result, sampler.samples
+    return result, spans, sampler.samples
 
 
 def run(patients: int, seed: int, work: Path, floor: bool = True) -> dict[str, Any]:
@@ -222,10 +229,10 @@ def run(patients: int, seed: int, work: Path, floor: bool = True) -> dict[str, A
         else:
             old.unlink()
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    result, samples = run_nightly(folder, work)
+    result, spans, samples = run_nightly(folder, work)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    stages = stage_profile(step_intervals(result.all_events), samples)
+    stages = stage_profile(spans, samples)
     for stage, n in rows_out(work / "warehouse.duckdb").items():
         if stage in stages:
             stages[stage]["rows_out"] = n
