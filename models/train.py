@@ -776,7 +776,9 @@ def train_and_register(
         if own:
             con.close()
     check_thresholds(frames, config, spec)
-    with threadpool_limits(limits=config.threads, user_api="openmp"):
+    # OpenMP (gradient boosting) and BLAS (logistic baselines, Newton fits) alike: spinning
+    # BLAS threads on a busy 2-core machine made a matrix product ~100x slower (measured).
+    with threadpool_limits(limits=config.threads):
         model, report = fit_and_validate(frames, plan, config)
     params = {
         "config": config.as_dict(),
