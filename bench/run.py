@@ -69,11 +69,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only the smallest size")
     parser.add_argument("--no-floor", action="store_true", help="skip DuckDB's read floor")
     parser.add_argument("--work", type=Path, default=Path("/tmp/popcare-bench"))
+    parser.add_argument(
+        "--results", type=Path, default=REPO_ROOT / "bench" / "results", help="JSON folder"
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if args.quick:
         sizes = sizes[:1]
-    results_dir = REPO_ROOT / "bench" / "results"
+    results_dir = args.results
     results_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for patients in sizes:
