@@ -192,9 +192,10 @@ def _size_mib(path: Path) -> float:
 
 
 def run_nightly(
-    folder: Path, work: Path
+    folder: Path, work: Path, stages: Iterable[str] | None = None
 ) -> tuple[Any, list[tuple[str, float, float]], list[tuple[float, float, float]]]:
-    """Run the nightly job on ``folder`` into ``work`` with an ephemeral Dagster instance."""
+    """Run the nightly job on ``folder`` into ``work`` with an ephemeral Dagster instance; with
+    ``stages``, only the assets of those stages (on a warehouse that holds the earlier ones)."""
     from dagster import DagsterInstance
 
     from pipelines.cli import build_run_config
@@ -209,8 +210,19 @@ def run_nightly(
     sampler.start()
     try:
         with DagsterInstance.ephemeral() as instance:
+            selection = None
+            if stages is not None:
+                wanted = set(stages)
+                selection = [
+                    key
+                    for key in defs.resolve_asset_graph().get_all_asset_keys()
+                    if stage_of("__".join(key.path)) in wanted
+                ]
             result = defs.resolve_job_def("nightly").execute_in_process(
-                run_config=config, instance=instance, raise_on_error=False
+                run_config=config,
+                instance=instance,
+                raise_on_error=False,
+                asset_selection=selection,
             )
             spans = step_intervals(instance.all_logs(result.run_id))
     finally:
@@ -218,10 +230,21 @@ def run_nightly(
     return result, spans, sampler.samples
 
 
-def run(patients: int, seed: int, work: Path, floor: bool = True) -> dict[str, Any]:
+def run(
+    patients: int,
+    seed: int,
+    work: Path,
+    floor: bool = True,
+    stages: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Benchmark one nightly run. ``stages`` (a resumed run): keep the warehouse in ``work`` and
+    run only those stages' assets."""
     folder = population(patients, seed)
     work.mkdir(parents=True, exist_ok=True)
+    resumed = [] if stages is None else [*work.glob("*.duckdb*"), *work.glob("*.models")]
     for old in [*work.glob("*.duckdb*"), *work.glob("*.models")]:
+        if old in resumed:
+            continue
         if old.is_dir():
             import shutil
 
@@ -229,7 +252,7 @@ def run(patients: int, seed: int, work: Path, floor: bool = True) -> dict[str, A
         else:
             old.unlink()
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    result, spans, samples = run_nightly(folder, work)
+    result, spans, samples = run_nightly(folder, work, stages)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     stages = stage_profile(spans, samples)
@@ -280,9 +303,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260930)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--no-floor", action="store_true", help="skip the DuckDB floor")
+    parser.add_argument(
+        "--stages",
+        default=None,
+        help="comma-separated stages to run on the warehouse already in --work (resume a run)",
+    )
     args = parser.parse_args()
     work = args.work or Path(f"/tmp/popcare-bench/nightly-{args.patients}")
-    result = run(args.patients, args.seed, work, floor=not args.no_floor)
+    stages = args.stages.split(",") if args.stages else None
+    result = run(args.patients, args.seed, work, floor=not args.no_floor, stages=stages)
     line = json.dumps(result)
     print(line)
     results = REPO_ROOT / "bench" / "results"
