@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from pipelines.resources import duckdb_resource
 from pipelines.settings import (
     ENV_AS_OF,
     ENV_INPUT,
@@ -76,7 +77,14 @@ def build_run_config(
     return {
         "resources": {
             "settings": {"config": settings},
-            "duckdb": {"config": {"database": database}},
+            # Run config replaces the resource's whole config: restate the connection settings
+            # (memory limit, insertion order) or DuckDB would run with its own defaults.
+            "duckdb": {
+                "config": {
+                    "database": database,
+                    "connection_config": duckdb_resource(database).connection_config,
+                }
+            },
         },
         "loggers": {"progress": {}},
     }
