@@ -30,73 +30,79 @@ with diagnosis_position as (
 ),
 
 claim_diagnosis as (
-    select distinct
-        m.person_id,
-        m.claim_id,
-        m.claim_type,
-        m.claim_start_date as service_date,
-        case
-            when m.diagnosis_code_type in ('icd-10-cm', 'icd-9-cm') then m.diagnosis_code_type
-            when m.claim_start_date >= date '2015-10-01' then 'icd-10-cm'
-            else 'icd-9-cm'
-        end as code_system,
-        p.position,
-        case p.position
-            when 1 then m.diagnosis_code_1
-            when 2 then m.diagnosis_code_2
-            when 3 then m.diagnosis_code_3
-            when 4 then m.diagnosis_code_4
-            when 5 then m.diagnosis_code_5
-            when 6 then m.diagnosis_code_6
-            when 7 then m.diagnosis_code_7
-            when 8 then m.diagnosis_code_8
-            when 9 then m.diagnosis_code_9
-            when 10 then m.diagnosis_code_10
-            when 11 then m.diagnosis_code_11
-            when 12 then m.diagnosis_code_12
-            when 13 then m.diagnosis_code_13
-            when 14 then m.diagnosis_code_14
-            when 15 then m.diagnosis_code_15
-            when 16 then m.diagnosis_code_16
-            when 17 then m.diagnosis_code_17
-            when 18 then m.diagnosis_code_18
-            when 19 then m.diagnosis_code_19
-            when 20 then m.diagnosis_code_20
-            when 21 then m.diagnosis_code_21
-            when 22 then m.diagnosis_code_22
-            when 23 then m.diagnosis_code_23
-            when 24 then m.diagnosis_code_24
-            when 25 then m.diagnosis_code_25
-        end as code,
-        case p.position
-            when 1 then m.diagnosis_poa_1
-            when 2 then m.diagnosis_poa_2
-            when 3 then m.diagnosis_poa_3
-            when 4 then m.diagnosis_poa_4
-            when 5 then m.diagnosis_poa_5
-            when 6 then m.diagnosis_poa_6
-            when 7 then m.diagnosis_poa_7
-            when 8 then m.diagnosis_poa_8
-            when 9 then m.diagnosis_poa_9
-            when 10 then m.diagnosis_poa_10
-            when 11 then m.diagnosis_poa_11
-            when 12 then m.diagnosis_poa_12
-            when 13 then m.diagnosis_poa_13
-            when 14 then m.diagnosis_poa_14
-            when 15 then m.diagnosis_poa_15
-            when 16 then m.diagnosis_poa_16
-            when 17 then m.diagnosis_poa_17
-            when 18 then m.diagnosis_poa_18
-            when 19 then m.diagnosis_poa_19
-            when 20 then m.diagnosis_poa_20
-            when 21 then m.diagnosis_poa_21
-            when 22 then m.diagnosis_poa_22
-            when 23 then m.diagnosis_poa_23
-            when 24 then m.diagnosis_poa_24
-            when 25 then m.diagnosis_poa_25
-        end as poa
-    from core.medical_claim_final as m
-    cross join diagnosis_position as p
+    -- Empty positions are dropped before the distinct: most claims fill a few of the 25
+    -- positions, and de-duplicating the empty ones held every claim x 25 in memory.
+    select distinct *
+    from (
+        select
+            m.person_id,
+            m.claim_id,
+            m.claim_type,
+            m.claim_start_date as service_date,
+            case
+                when m.diagnosis_code_type in ('icd-10-cm', 'icd-9-cm') then m.diagnosis_code_type
+                when m.claim_start_date >= date '2015-10-01' then 'icd-10-cm'
+                else 'icd-9-cm'
+            end as code_system,
+            p.position,
+            case p.position
+                when 1 then m.diagnosis_code_1
+                when 2 then m.diagnosis_code_2
+                when 3 then m.diagnosis_code_3
+                when 4 then m.diagnosis_code_4
+                when 5 then m.diagnosis_code_5
+                when 6 then m.diagnosis_code_6
+                when 7 then m.diagnosis_code_7
+                when 8 then m.diagnosis_code_8
+                when 9 then m.diagnosis_code_9
+                when 10 then m.diagnosis_code_10
+                when 11 then m.diagnosis_code_11
+                when 12 then m.diagnosis_code_12
+                when 13 then m.diagnosis_code_13
+                when 14 then m.diagnosis_code_14
+                when 15 then m.diagnosis_code_15
+                when 16 then m.diagnosis_code_16
+                when 17 then m.diagnosis_code_17
+                when 18 then m.diagnosis_code_18
+                when 19 then m.diagnosis_code_19
+                when 20 then m.diagnosis_code_20
+                when 21 then m.diagnosis_code_21
+                when 22 then m.diagnosis_code_22
+                when 23 then m.diagnosis_code_23
+                when 24 then m.diagnosis_code_24
+                when 25 then m.diagnosis_code_25
+            end as code,
+            case p.position
+                when 1 then m.diagnosis_poa_1
+                when 2 then m.diagnosis_poa_2
+                when 3 then m.diagnosis_poa_3
+                when 4 then m.diagnosis_poa_4
+                when 5 then m.diagnosis_poa_5
+                when 6 then m.diagnosis_poa_6
+                when 7 then m.diagnosis_poa_7
+                when 8 then m.diagnosis_poa_8
+                when 9 then m.diagnosis_poa_9
+                when 10 then m.diagnosis_poa_10
+                when 11 then m.diagnosis_poa_11
+                when 12 then m.diagnosis_poa_12
+                when 13 then m.diagnosis_poa_13
+                when 14 then m.diagnosis_poa_14
+                when 15 then m.diagnosis_poa_15
+                when 16 then m.diagnosis_poa_16
+                when 17 then m.diagnosis_poa_17
+                when 18 then m.diagnosis_poa_18
+                when 19 then m.diagnosis_poa_19
+                when 20 then m.diagnosis_poa_20
+                when 21 then m.diagnosis_poa_21
+                when 22 then m.diagnosis_poa_22
+                when 23 then m.diagnosis_poa_23
+                when 24 then m.diagnosis_poa_24
+                when 25 then m.diagnosis_poa_25
+            end as poa
+        from core.medical_claim_final as m
+        cross join diagnosis_position as p
+    ) as unpivoted
+    where code is not null
 ),
 
 condition_code as (

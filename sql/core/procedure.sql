@@ -28,74 +28,80 @@ with procedure_position as (
 ),
 
 claim_icd_procedure as (
-    select distinct
-        m.person_id,
-        m.claim_id,
-        m.claim_type,
-        m.claim_start_date,
-        case
-            when m.procedure_code_type = 'icd-10-pcs' then 'icd-10-pcs'
-            when m.procedure_code_type in ('icd-9-cm', 'icd-9-pcs') then 'icd-9-pcs'
-            when m.claim_start_date >= date '2015-10-01' then 'icd-10-pcs'
-            else 'icd-9-pcs'
-        end as code_system,
-        p.position,
-        case p.position
-            when 1 then m.procedure_code_1
-            when 2 then m.procedure_code_2
-            when 3 then m.procedure_code_3
-            when 4 then m.procedure_code_4
-            when 5 then m.procedure_code_5
-            when 6 then m.procedure_code_6
-            when 7 then m.procedure_code_7
-            when 8 then m.procedure_code_8
-            when 9 then m.procedure_code_9
-            when 10 then m.procedure_code_10
-            when 11 then m.procedure_code_11
-            when 12 then m.procedure_code_12
-            when 13 then m.procedure_code_13
-            when 14 then m.procedure_code_14
-            when 15 then m.procedure_code_15
-            when 16 then m.procedure_code_16
-            when 17 then m.procedure_code_17
-            when 18 then m.procedure_code_18
-            when 19 then m.procedure_code_19
-            when 20 then m.procedure_code_20
-            when 21 then m.procedure_code_21
-            when 22 then m.procedure_code_22
-            when 23 then m.procedure_code_23
-            when 24 then m.procedure_code_24
-            when 25 then m.procedure_code_25
-        end as code,
-        case p.position
-            when 1 then m.procedure_date_1
-            when 2 then m.procedure_date_2
-            when 3 then m.procedure_date_3
-            when 4 then m.procedure_date_4
-            when 5 then m.procedure_date_5
-            when 6 then m.procedure_date_6
-            when 7 then m.procedure_date_7
-            when 8 then m.procedure_date_8
-            when 9 then m.procedure_date_9
-            when 10 then m.procedure_date_10
-            when 11 then m.procedure_date_11
-            when 12 then m.procedure_date_12
-            when 13 then m.procedure_date_13
-            when 14 then m.procedure_date_14
-            when 15 then m.procedure_date_15
-            when 16 then m.procedure_date_16
-            when 17 then m.procedure_date_17
-            when 18 then m.procedure_date_18
-            when 19 then m.procedure_date_19
-            when 20 then m.procedure_date_20
-            when 21 then m.procedure_date_21
-            when 22 then m.procedure_date_22
-            when 23 then m.procedure_date_23
-            when 24 then m.procedure_date_24
-            when 25 then m.procedure_date_25
-        end as procedure_date
-    from core.medical_claim_final as m
-    cross join procedure_position as p
+    -- Empty positions are dropped before the distinct: most claims fill a few of the 25
+    -- positions, and de-duplicating the empty ones held every claim x 25 in memory.
+    select distinct *
+    from (
+        select
+            m.person_id,
+            m.claim_id,
+            m.claim_type,
+            m.claim_start_date,
+            case
+                when m.procedure_code_type = 'icd-10-pcs' then 'icd-10-pcs'
+                when m.procedure_code_type in ('icd-9-cm', 'icd-9-pcs') then 'icd-9-pcs'
+                when m.claim_start_date >= date '2015-10-01' then 'icd-10-pcs'
+                else 'icd-9-pcs'
+            end as code_system,
+            p.position,
+            case p.position
+                when 1 then m.procedure_code_1
+                when 2 then m.procedure_code_2
+                when 3 then m.procedure_code_3
+                when 4 then m.procedure_code_4
+                when 5 then m.procedure_code_5
+                when 6 then m.procedure_code_6
+                when 7 then m.procedure_code_7
+                when 8 then m.procedure_code_8
+                when 9 then m.procedure_code_9
+                when 10 then m.procedure_code_10
+                when 11 then m.procedure_code_11
+                when 12 then m.procedure_code_12
+                when 13 then m.procedure_code_13
+                when 14 then m.procedure_code_14
+                when 15 then m.procedure_code_15
+                when 16 then m.procedure_code_16
+                when 17 then m.procedure_code_17
+                when 18 then m.procedure_code_18
+                when 19 then m.procedure_code_19
+                when 20 then m.procedure_code_20
+                when 21 then m.procedure_code_21
+                when 22 then m.procedure_code_22
+                when 23 then m.procedure_code_23
+                when 24 then m.procedure_code_24
+                when 25 then m.procedure_code_25
+            end as code,
+            case p.position
+                when 1 then m.procedure_date_1
+                when 2 then m.procedure_date_2
+                when 3 then m.procedure_date_3
+                when 4 then m.procedure_date_4
+                when 5 then m.procedure_date_5
+                when 6 then m.procedure_date_6
+                when 7 then m.procedure_date_7
+                when 8 then m.procedure_date_8
+                when 9 then m.procedure_date_9
+                when 10 then m.procedure_date_10
+                when 11 then m.procedure_date_11
+                when 12 then m.procedure_date_12
+                when 13 then m.procedure_date_13
+                when 14 then m.procedure_date_14
+                when 15 then m.procedure_date_15
+                when 16 then m.procedure_date_16
+                when 17 then m.procedure_date_17
+                when 18 then m.procedure_date_18
+                when 19 then m.procedure_date_19
+                when 20 then m.procedure_date_20
+                when 21 then m.procedure_date_21
+                when 22 then m.procedure_date_22
+                when 23 then m.procedure_date_23
+                when 24 then m.procedure_date_24
+                when 25 then m.procedure_date_25
+            end as procedure_date
+        from core.medical_claim_final as m
+        cross join procedure_position as p
+    ) as unpivoted
+    where code is not null
 ),
 
 ehr_procedure as (
