@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -150,23 +151,13 @@ def stage_profile(
     }
 
 
-# The tables each stage writes (rows out), by schema and name prefix.
 def _stage_of_table(schema: str, table: str) -> str | None:
-    if schema in ("raw", "staging"):
-        return "ingest"
-    if schema == "core":
-        return "core"
-    if schema == "marts":
-        for prefix, stage in (
-            ("readmission", "readmissions"),
-            ("measure", "measures"),
-            ("risk_features", "features"),
-            ("risk_scores", "scoring"),
-            ("outreach", "outreach"),
-        ):
-            if table.startswith(prefix):
-                return stage
-    return None
+    """The stage that writes ``schema.table``: the stage of the asset of the same key. Audit
+    tables and work tables (a ``__`` in the name) count for none."""
+    if schema not in ("raw", "staging", "core", "marts") or "__" in table:
+        return None
+    stage = stage_of(f"{schema}__{table}")
+    return stage if stage in STAGES else None
 
 
 def rows_out(warehouse: Path) -> dict[str, int]:
@@ -178,7 +169,7 @@ def rows_out(warehouse: Path) -> dict[str, int]:
         ).fetchall()
         for schema, table in tables:
             stage = _stage_of_table(schema, table)
-            if stage is None or table.startswith("risk__") or "__" in table:
+            if stage is None:
                 continue
             n = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             counts[stage] = counts.get(stage, 0) + int(n)
@@ -241,25 +232,21 @@ def run(
     run only those stages' assets."""
     folder = population(patients, seed)
     work.mkdir(parents=True, exist_ok=True)
-    resumed = [] if stages is None else [*work.glob("*.duckdb*"), *work.glob("*.models")]
-    for old in [*work.glob("*.duckdb*"), *work.glob("*.models")]:
-        if old in resumed:
-            continue
-        if old.is_dir():
-            import shutil
-
-            shutil.rmtree(old)
-        else:
-            old.unlink()
+    if stages is None:  # a fresh warehouse (and no registered model)
+        for old in work.glob("*.duckdb*"):
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     result, spans, samples = run_nightly(folder, work, stages)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    stages = stage_profile(spans, samples)
+    profile = stage_profile(spans, samples)
     for stage, n in rows_out(work / "warehouse.duckdb").items():
-        if stage in stages:
-            stages[stage]["rows_out"] = n
-    nightly = sum(v["seconds"] for k, v in stages.items() if k != "training")
+        if stage in profile:
+            profile[stage]["rows_out"] = n
+    nightly = sum(v["seconds"] for k, v in profile.items() if k != "training")
     floor_s = floor_seconds(folder, work) if floor else None
     manifest = json.loads((folder / "generator_manifest.json").read_text())
     return {
@@ -267,7 +254,7 @@ def run(
         "seed": seed,
         "success": bool(result.success),
         "failed_steps": failed,
-        "stages": stages,
+        "stages": profile,
         "job_seconds": round(wall, 2),
         "job_cpu_seconds": round(cpu, 2),
         "nightly_seconds_excluding_training": round(nightly, 2),
