@@ -255,6 +255,10 @@ def run(
         "success": bool(result.success),
         "failed_steps": failed,
         "stages": profile,
+        "slowest_steps": [
+            {"step": step, "stage": stage_of(step), "seconds": round(end - start, 2)}
+            for step, start, end in sorted(spans, key=lambda s: s[1] - s[2])[:30]
+        ],
         "job_seconds": round(wall, 2),
         "job_cpu_seconds": round(cpu, 2),
         "nightly_seconds_excluding_training": round(nightly, 2),

@@ -5,7 +5,9 @@ rules (``pipelines/staging.py``), run by a Dagster asset check on ``staging/<tab
 ephemeral context (no cloud, no files) through pandas. The exhaustive row-level checks are the
 staging SQL (every row, in DuckDB); GX is the independent second line on the typed tables. GX
 imports in ~10 s and validates through pandas, so a table above ``MAX_ROWS`` is validated on a
-deterministic sample of that many rows; the metadata says so.
+deterministic sample of that many rows (the metadata says so), and only the columns the
+expectations read are converted. At 100k patients the twelve suites took 80 s with 200,000-row
+samples of every column, 27 s with only the read columns, 9 s with 50,000 rows (issue 9).
 
 PHI: result formats are limited to counts (``partial_unexpected_count: 0``, no unexpected rows or
 index lists), so no value from a row reaches a report, the run database or a log.
@@ -23,7 +25,7 @@ from pipelines.contract import TABLES
 from pipelines.sql import quote_ident
 from pipelines.staging import RULES
 
-MAX_ROWS = int(os.environ.get("POPCARE_GX_MAX_ROWS", "200000"))
+MAX_ROWS = int(os.environ.get("POPCARE_GX_MAX_ROWS", "50000"))
 RESULT_FORMAT = {
     "result_format": "BASIC",
     "partial_unexpected_count": 0,
@@ -148,26 +150,60 @@ def build_suite(table_name: str, as_of: date) -> tuple[Any, dict[str, bool]]:
     return suite, critical
 
 
-def _frame(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[Any, int]:
+def _value_columns(suite: Any) -> list[str]:
+    """The columns the suite's column expectations read, in order of first use."""
+    columns: list[str] = []
+    for expectation in suite.expectations:
+        column = getattr(expectation, "column", None)
+        if column and column not in columns:
+            columns.append(column)
+    return columns
+
+
+def _frames(
+    con: duckdb.DuckDBPyConnection, table_name: str, columns: list[str]
+) -> tuple[Any, Any, int]:
+    """(every column with no rows, for the table-level expectations; the rows of ``columns`` to
+    validate; the table's row count). Above MAX_ROWS rows the rows are a repeatable sample. Only
+    the columns an expectation reads go through pandas: at 100k patients the whole 170-column
+    medical_claim sample cost more to convert than the expectations to evaluate."""
     ident = quote_ident(table_name)
     total = con.execute(f"select count(*) from staging.{ident}").fetchone()[0]
-    # A repeatable sample above MAX_ROWS rows; dates arrive as datetime64, compared as datetimes.
+    empty = con.execute(f"select * from staging.{ident} limit 0").df()
+    # Dates arrive as datetime64, compared as datetimes.
     sample = f" using sample reservoir({MAX_ROWS} rows) repeatable (42)" if total > MAX_ROWS else ""
-    return con.execute(f"select * from staging.{ident}{sample}").df(), total
+    # A column the table lacks is left out: its expectations then fail as not evaluable.
+    present = [c for c in columns if c in empty.columns]
+    select_list = ", ".join(quote_ident(c) for c in present) or "1 as no_column"
+    rows = con.execute(f"select {select_list} from staging.{ident}{sample}").df()
+    return empty, rows, total
+
+
+def _validate(context: Any, name: str, frame: Any, suite: Any) -> Any:
+    source = context.data_sources.add_pandas(f"popcare_{name}")
+    batch_definition = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe(
+        "all"
+    )
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    return batch.validate(suite, result_format=RESULT_FORMAT)
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table_name: str, as_of: date) -> SuiteOutcome:
-    frame, total = _frame(con, table_name)
     context = ephemeral_context()
-    source = context.data_sources.add_pandas(f"popcare_{table_name}")
-    batch_definition = source.add_dataframe_asset(
-        name=table_name
-    ).add_batch_definition_whole_dataframe("all")
     suite, critical = build_suite(table_name, as_of)
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format=RESULT_FORMAT)
+    gx = _gx()
+    table_suite = gx.ExpectationSuite(name=f"{table_name}_contract_table")
+    value_suite = gx.ExpectationSuite(name=f"{table_name}_contract_values")
+    for expectation in suite.expectations:
+        is_column = getattr(expectation, "column", None) is not None
+        (value_suite if is_column else table_suite).add_expectation(expectation)
+    empty, frame, total = _frames(con, table_name, _value_columns(value_suite))
+    results = [
+        *_validate(context, f"{table_name}_columns", empty, table_suite).results,
+        *_validate(context, table_name, frame, value_suite).results,
+    ]
     failed_critical, failed_warning = [], []
-    for item in result.results:
+    for item in results:
         if item.success:
             continue
         label = item.expectation_config.meta["label"]
@@ -181,7 +217,7 @@ def validate_table(con: duckdb.DuckDBPyConnection, table_name: str, as_of: date)
         table_name,
         total,
         len(frame),
-        len(result.results),
+        len(results),
         failed_critical,
         failed_warning,
     )

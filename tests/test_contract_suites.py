@@ -114,3 +114,16 @@ def test_report_counts_rules_and_never_shows_row_values(tmp_path, as_of):
     assert path == tmp_path / "out" / "data-quality" / "2026-09-30" / "index.html"
     assert path.read_text(encoding="utf-8") == page
     assert not list(path.parent.glob(".index.*"))
+
+
+def test_a_missing_column_fails_the_column_list_and_its_expectations(tmp_path):
+    con = _staged(tmp_path, ELIG)
+    con.execute("alter table staging.eligibility drop column birth_date")
+    outcome = validate_table(con, "eligibility", AS_OF)
+    assert not outcome.passed
+    assert outcome.failed_critical == [
+        "columns are the contract's, in order",
+        "birth_date between 1900-01-01 and the as-of date (could not be evaluated)",
+    ]
+    # Only the columns the expectations read are converted; the others still count as present.
+    assert outcome.evaluated == 8

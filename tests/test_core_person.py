@@ -226,6 +226,34 @@ def test_member_months_any_day_of_the_month_and_the_majority_span_wins(con):
     ]
 
 
+def test_member_months_sole_and_shared_months_of_one_person(con):
+    # C: back-to-back spans that share no month (each month is its span's), then a Medicaid span
+    # overlapping the second one for two months (dual coverage: those two months are ranked).
+    build(
+        con,
+        eligibility=[
+            span("C", "2024-01-01", "2024-02-29", hospice_flag=1),
+            span("C", "2024-03-01", "2024-06-30", dual_status_code="08"),
+            span("C", "2024-05-10", "2024-07-31", payer_type="medicaid", dual_status_code="02"),
+        ],
+    )
+    months = con.execute(
+        "select year_month, payer_type, dual_status_code, hospice_flag, payer_type_count "
+        "from core.member_months order by year_month"
+    ).fetchall()
+    assert months == [
+        ("202401", "medicare", None, 1, 1),
+        ("202402", "medicare", None, 1, 1),
+        ("202403", "medicare", "08", None, 1),
+        ("202404", "medicare", "08", None, 1),
+        # May: 31 Medicare days against 22 Medicaid days; the later span's dual code is newer.
+        ("202405", "medicare", "02", None, 2),
+        # June: 30 days each; the later start wins.
+        ("202406", "medicaid", "02", None, 2),
+        ("202407", "medicaid", "02", None, 1),
+    ]
+
+
 def test_empty_staging_gives_empty_person_tables(con):
     stats = build(con)
     assert {name: s["rows"] for name, s in stats.items()} == {
