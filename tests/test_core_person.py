@@ -196,7 +196,9 @@ def test_enrollment_member_months_stop_at_the_as_of_month(con):
     assert con.execute(
         "select person_id, member_months from core.enrollment order by person_id"
     ).fetchall() == [("A", 2), ("B", 0)]
-    assert con.execute("select year_month from core.member_months").fetchall() == [
+    assert con.execute(
+        "select year_month from core.member_months order by year_month"
+    ).fetchall() == [
         ("202409",),
         ("202410",),
     ]

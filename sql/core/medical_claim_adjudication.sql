@@ -30,6 +30,10 @@
 --      and G-codes sent with a $0.00 line charge, or a nominal $0.01). A null amount is unknown,
 --      not zero: header-level amounts on line 1 only do not deny the other lines.
 --   6. everything else is 'final'.
+-- Steps 2-4 can only change a line of a family with a frequency 7/8 bill, a reversal or a claim
+-- line number received twice (adjusted_family, about 4% of families); every other family's lines
+-- go straight to step 5 (simple_line). Performance (issue 9): at 1M patients running steps 2-4
+-- over all 20.7 M lines took 180 s; restricted to adjusted families, see docs/benchmarks.md.
 create or replace table core.medical_claim_adjudication as
 with line_received as (
     select
@@ -46,18 +50,63 @@ with line_received as (
         _source_file,
         _row_number,
         regexp_replace(claim_id, '-[AVR][0-9]*$', '') as claim_family_id,
-        substring(bill_type_code, 3, 1) as bill_frequency
+        substring(bill_type_code, 3, 1) as bill_frequency,
+        coalesce(
+            paid_amount < 0
+            or allowed_amount < 0
+            or charge_amount < 0
+            or service_unit_quantity < 0,
+            false
+        ) as is_reversal
     from staging.medical_claim
 ),
 
-line_ordered as (
+line_arrival as (
     select
         *,
         row_number() over (
             partition by claim_family_id
             order by paid_date asc nulls first, _source_file asc, _row_number asc
-        ) as arrival_order
+        ) as arrival_order,
+        -- Same partition and order as arrival_order, so one sort serves both.
+        max(case when bill_frequency in ('7', '8') or is_reversal then 1 else 0 end) over (
+            partition by claim_family_id
+            order by paid_date asc nulls first, _source_file asc, _row_number asc
+            rows between unbounded preceding and unbounded following
+        ) as has_adjustment
     from line_received
+),
+
+repeated_line as (
+    select claim_family_id
+    from line_received
+    group by claim_family_id, claim_line_number
+    having count(*) > 1
+),
+
+adjusted_family as (
+    select claim_family_id
+    from line_arrival
+    where has_adjustment = 1
+    union
+    select claim_family_id
+    from repeated_line
+),
+
+simple_line as (
+    select l.*
+    from line_arrival as l
+    where not exists (
+        select 1
+        from adjusted_family as f
+        where f.claim_family_id = l.claim_family_id
+    )
+),
+
+line_ordered as (
+    select l.*
+    from line_arrival as l
+    inner join adjusted_family as f on l.claim_family_id = f.claim_family_id
 ),
 
 family_adjustment as (
@@ -96,15 +145,7 @@ version_status as (
 ),
 
 current_version as (
-    select
-        *,
-        coalesce(
-            paid_amount < 0
-            or allowed_amount < 0
-            or charge_amount < 0
-            or service_unit_quantity < 0,
-            false
-        ) as is_reversal
+    select *
     from version_status
     where version_status is null
 ),
@@ -196,48 +237,90 @@ reversal_status as (
 
 line_latest as (
     select
-        *,
+        claim_id,
+        claim_line_number,
+        claim_type,
+        claim_family_id,
+        bill_type_code,
+        paid_date,
+        arrival_order,
+        _source_file,
+        _row_number,
+        paid_amount,
+        allowed_amount,
+        charge_amount,
+        hcpcs_code,
         row_number() over (
             partition by claim_family_id, claim_line_number
             order by arrival_order desc
         ) as recency
     from reversal_status
     where reversal_status is null
-),
-
-remaining_status as (
+    union all
     select
+        claim_id,
+        claim_line_number,
+        claim_type,
+        claim_family_id,
+        bill_type_code,
+        paid_date,
+        arrival_order,
         _source_file,
         _row_number,
-        case
-            when recency > 1 then 'superseded'
-            when
-                paid_amount = 0
-                and allowed_amount = 0
-                and coalesce(charge_amount, -1) <> 0
-                and coalesce(hcpcs_code, '') not like '____F'
-                then 'denied'
-            else 'final'
-        end as adjudication_status
-    from line_latest
+        paid_amount,
+        allowed_amount,
+        charge_amount,
+        hcpcs_code,
+        1 as recency
+    from simple_line
 )
 
 select
-    l.claim_id,
-    l.claim_line_number,
-    l.claim_type,
-    l.claim_family_id,
-    l.bill_type_code,
-    l.paid_date,
-    l.arrival_order,
-    l._source_file,
-    l._row_number,
-    coalesce(v.version_status, rs.reversal_status, rm.adjudication_status) as adjudication_status
-from line_ordered as l
-left join version_status as v
-    on l._source_file = v._source_file and l._row_number = v._row_number
-left join reversal_status as rs
-    on l._source_file = rs._source_file and l._row_number = rs._row_number
-left join remaining_status as rm
-    on l._source_file = rm._source_file and l._row_number = rm._row_number
-order by l.claim_family_id, l.arrival_order;
+    claim_id,
+    claim_line_number,
+    claim_type,
+    claim_family_id,
+    bill_type_code,
+    paid_date,
+    arrival_order,
+    _source_file,
+    _row_number,
+    version_status as adjudication_status
+from version_status
+where version_status is not null
+union all
+select
+    claim_id,
+    claim_line_number,
+    claim_type,
+    claim_family_id,
+    bill_type_code,
+    paid_date,
+    arrival_order,
+    _source_file,
+    _row_number,
+    reversal_status
+from reversal_status
+where reversal_status is not null
+union all
+select
+    claim_id,
+    claim_line_number,
+    claim_type,
+    claim_family_id,
+    bill_type_code,
+    paid_date,
+    arrival_order,
+    _source_file,
+    _row_number,
+    case
+        when recency > 1 then 'superseded'
+        when
+            paid_amount = 0
+            and allowed_amount = 0
+            and coalesce(charge_amount, -1) <> 0
+            and coalesce(hcpcs_code, '') not like '____F'
+            then 'denied'
+        else 'final'
+    end
+from line_latest;

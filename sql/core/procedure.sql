@@ -16,7 +16,10 @@
 --      procedure_date = claim_line_start_date, else claim_start_date.
 --   3. ehr_procedure: EHR procedures with their source system (cpt, hcpcs, icd-10-pcs,
 --      snomed-ct...), plus a row for the normalised code when it is in a different system.
---   4. encounter_id from core.encounter_link (NULL when the EHR procedure names no encounter).
+--   4. encounter_id from core.encounter_link (NULL when the EHR procedure names no encounter);
+--      claim rows (steps 1 and 2) look it up in one join.
+-- No final sort (issue 9): ordering 20 M rows at 1M patients cost more than building them, and
+-- readers join or filter by person; the table's order is not part of its contract.
 create or replace table core.procedure as
 with procedure_position as (
     select position
@@ -133,52 +136,68 @@ ehr_procedure as (
         modifier_5
     from staging.procedure
     where normalized_code is not null and lower(normalized_code_type) is distinct from source_code_type
+),
+
+claim_procedure as (
+    select
+        person_id,
+        claim_id,
+        cast(null as integer) as claim_line_number,
+        claim_type,
+        code_system,
+        code,
+        position,
+        cast(null as varchar) as modifier_1,
+        cast(null as varchar) as modifier_2,
+        cast(null as varchar) as modifier_3,
+        cast(null as varchar) as modifier_4,
+        cast(null as varchar) as modifier_5,
+        cast(null as varchar) as place_of_service_code,
+        cast(null as decimal(18, 2)) as quantity,
+        coalesce(procedure_date, claim_start_date) as procedure_date
+    from claim_icd_procedure
+    union all
+    select
+        person_id,
+        claim_id,
+        claim_line_number,
+        claim_type,
+        case when substring(hcpcs_code, 1, 1) between '0' and '9' then 'cpt' else 'hcpcs' end
+            as code_system,
+        hcpcs_code as code,
+        cast(null as integer) as position,
+        hcpcs_modifier_1 as modifier_1,
+        hcpcs_modifier_2 as modifier_2,
+        hcpcs_modifier_3 as modifier_3,
+        hcpcs_modifier_4 as modifier_4,
+        hcpcs_modifier_5 as modifier_5,
+        place_of_service_code,
+        service_unit_quantity as quantity,
+        coalesce(claim_line_start_date, claim_start_date) as procedure_date
+    from core.medical_claim_final
+    where hcpcs_code is not null
 )
 
 select
     p.person_id,
     'medical_claim' as source,
     p.claim_id as source_id,
-    cast(null as integer) as claim_line_number,
+    p.claim_line_number,
     p.claim_type,
     l.encounter_id,
     p.code_system,
     p.code,
     p.position,
-    cast(null as varchar) as modifier_1,
-    cast(null as varchar) as modifier_2,
-    cast(null as varchar) as modifier_3,
-    cast(null as varchar) as modifier_4,
-    cast(null as varchar) as modifier_5,
-    cast(null as varchar) as place_of_service_code,
-    cast(null as decimal(18, 2)) as quantity,
-    coalesce(p.procedure_date, p.claim_start_date) as procedure_date
-from claim_icd_procedure as p
+    p.modifier_1,
+    p.modifier_2,
+    p.modifier_3,
+    p.modifier_4,
+    p.modifier_5,
+    p.place_of_service_code,
+    p.quantity,
+    p.procedure_date
+from claim_procedure as p
 left join core.encounter_link as l on l.source = 'medical_claim' and p.claim_id = l.source_id
-where p.code is not null
-union all
-select
-    m.person_id,
-    'medical_claim' as source,
-    m.claim_id as source_id,
-    m.claim_line_number,
-    m.claim_type,
-    l.encounter_id,
-    case when substring(m.hcpcs_code, 1, 1) between '0' and '9' then 'cpt' else 'hcpcs' end
-        as code_system,
-    m.hcpcs_code as code,
-    cast(null as integer) as position,
-    m.hcpcs_modifier_1 as modifier_1,
-    m.hcpcs_modifier_2 as modifier_2,
-    m.hcpcs_modifier_3 as modifier_3,
-    m.hcpcs_modifier_4 as modifier_4,
-    m.hcpcs_modifier_5 as modifier_5,
-    m.place_of_service_code,
-    m.service_unit_quantity as quantity,
-    coalesce(m.claim_line_start_date, m.claim_start_date) as procedure_date
-from core.medical_claim_final as m
-left join core.encounter_link as l on l.source = 'medical_claim' and m.claim_id = l.source_id
-where m.hcpcs_code is not null
 union all
 select
     e.person_id,
@@ -199,5 +218,4 @@ select
     cast(null as decimal(18, 2)) as quantity,
     e.procedure_date
 from ehr_procedure as e
-left join core.encounter_link as l on l.source = 'encounter' and e.encounter_id = l.source_id
-order by person_id, procedure_date, source, source_id;
+left join core.encounter_link as l on l.source = 'encounter' and e.encounter_id = l.source_id;
