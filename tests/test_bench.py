@@ -4,13 +4,16 @@
 import json
 import subprocess
 import sys
+from datetime import date
 from types import SimpleNamespace
 
+import duckdb
 import pytest
 
 from bench.bench_nightly import stage_of, stage_profile, step_intervals
 from bench.run import growth, table
 from pipelines.settings import REPO_ROOT
+from tests.core_fixtures import make_staging
 
 
 @pytest.mark.parametrize(
@@ -150,3 +153,30 @@ def test_quick_mode_runs_the_nightly_job_at_10k(tmp_path):
     assert result["duckdb_read_floor_seconds"] > 0
     assert result["peak_rss_mib"] > 100
     assert "| 10,000 |" in done.stdout
+
+
+def test_core_profile_rebuilds_each_table_and_reports_its_rows(tmp_path):
+    from bench.bench_core import profile
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    make_staging(
+        con,
+        eligibility=[
+            {
+                "person_id": "A",
+                "enrollment_start_date": "2024-01-01",
+                "enrollment_end_date": "2024-06-30",
+                "payer_type": "medicare",
+            }
+        ],
+    )
+    con.close()
+    tables = ["medical_claim_adjudication", "medical_claim_final", "person", "member_months"]
+    results = profile(tmp_path / "w.duckdb", date(2024, 12, 31), tables, "1GB")
+    assert [(r["table"], r["rows"], r["error"]) for r in results] == [
+        ("medical_claim_adjudication", 0, None),
+        ("medical_claim_final", 0, None),
+        ("person", 1, None),
+        ("member_months", 6, None),
+    ]
+    assert all(r["peak_rss_mib"] > 0 for r in results)
