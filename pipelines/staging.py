@@ -372,12 +372,12 @@ def _suspect_predicate(table: Table, rules: TableRules) -> str:
 
 
 def _failure_query(table: Table, rules: TableRules) -> str:
-    """One row per (row, rule, column) broken. Per-row rules read ``stage_suspects`` (the rows the
+    """One row per (row, rule, column) broken. Per-row rules read ``stage_flagged`` (the rows the
     one-pass predicate flagged); duplicates and unknown persons need the whole table."""
     parts = [
         f"select r._source_file as source_file, r._row_number as row_number, "
         f"'{c.column}' as column_name, '{c.rule}' as rule, "
-        f"{_sql_text(c.detail)} as detail\nfrom stage_suspects as r\nwhere {c.predicate}"
+        f"{_sql_text(c.detail)} as detail\nfrom stage_flagged as r\nwhere {c.predicate}"
         for c in _checks(table, rules)
     ]
     # Exact duplicate lines: every contract column equal (null as empty); the first copy (file,
@@ -440,10 +440,10 @@ def _correction_predicate(table: Table, rules: TableRules) -> str:
 
 
 def _correction_query(table: Table, rules: TableRules) -> str:
-    """Rows of ``stage_corrected`` (flagged in one pass) broken down per corrected column."""
+    """Rows of ``stage_flagged`` (flagged in one pass) broken down per corrected column."""
     parts = [
         f"select r._load_id, '{table.name}', r._source_file, r._row_number, "
-        f"'{column}', '{correction}', '{detail}'\nfrom stage_corrected as r\nwhere {predicate}"
+        f"'{column}', '{correction}', '{detail}'\nfrom stage_flagged as r\nwhere {predicate}"
         for column, correction, detail, predicate in _corrections(table, rules)
     ]
     if not parts:

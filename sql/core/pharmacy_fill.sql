@@ -17,6 +17,8 @@
 --      RxNorm code (rxnorm_code, or source_code when source_code_type = 'rxnorm'), marked
 --      source = 'medication'. They are orders or administrations: dispensing_date is kept as given
 --      (often empty) and prescribing_date is carried for measures that accept orders.
+-- Steps 2-3 can only change a fill of a family with a reversal or a claim line received twice
+-- (adjusted_family); every other fill is final as received (simple_fill), without the windows.
 -- No final sort (issue 9): sorting the table cost a tenth to a fifth of building it at 100k
 -- patients and held memory at 1M; readers join or filter by person, and the table's row order is
 -- not part of its contract.
@@ -29,6 +31,33 @@ with fill_received as (
             paid_amount < 0 or allowed_amount < 0 or charge_amount < 0 or quantity < 0, false
         ) as is_reversal
     from staging.pharmacy_claim
+),
+
+adjusted_family as (
+    select claim_family_id
+    from fill_received
+    where is_reversal
+    union
+    select claim_family_id
+    from fill_received
+    group by claim_family_id, claim_line_number
+    having count(*) > 1
+),
+
+simple_fill as (
+    select f.*
+    from fill_received as f
+    where not exists (
+        select 1
+        from adjusted_family as a
+        where a.claim_family_id = f.claim_family_id
+    )
+),
+
+fill_adjusted as (
+    select f.*
+    from fill_received as f
+    inner join adjusted_family as a on f.claim_family_id = a.claim_family_id
 ),
 
 fill_ordered as (
@@ -44,7 +73,7 @@ fill_ordered as (
                 abs(paid_amount), abs(allowed_amount), abs(charge_amount), abs(quantity)
             order by paid_date asc nulls first, _source_file asc, _row_number asc
         ) as pair_order
-    from fill_received
+    from fill_adjusted
 ),
 
 exact_pair as (
@@ -122,6 +151,37 @@ fill_latest as (
             from reversed_fill as rf
             where rf._source_file = f._source_file and rf._row_number = f._row_number
         )
+),
+
+final_fill as (
+    select
+        claim_id,
+        claim_line_number,
+        person_id,
+        dispensing_date,
+        ndc_code,
+        days_supply,
+        quantity,
+        paid_amount,
+        allowed_amount,
+        prescribing_provider_npi,
+        dispensing_provider_npi
+    from fill_latest
+    where recency = 1
+    union all
+    select
+        claim_id,
+        claim_line_number,
+        person_id,
+        dispensing_date,
+        ndc_code,
+        days_supply,
+        quantity,
+        paid_amount,
+        allowed_amount,
+        prescribing_provider_npi,
+        dispensing_provider_npi
+    from simple_fill
 )
 
 select
@@ -139,8 +199,7 @@ select
     allowed_amount,
     prescribing_provider_npi,
     dispensing_provider_npi
-from fill_latest
-where recency = 1
+from final_fill
 union all
 select
     'medication' as source,

@@ -10,19 +10,26 @@
 --   2. audit.quarantine for this table is replaced by this run's failures, with the raw row as text.
 --   3. audit.corrections records values normalised rather than refused (dotted ICD codes, NDCs).
 --   4. staging.<table>: every row without a failure, each column typed and normalised.
--- Per-row rules are evaluated in one pass over raw (stage_suspects: the rows breaking any rule);
--- the per-rule breakdown then reads only those rows. Duplicates compare one digest per row.
-create or replace temp table stage_suspects as
-select r.*
-from raw.{{ table }} as r
-where {{ suspect_predicate }};
-
+-- One pass over raw computes every row's digest (duplicates compare digests) and flags the rows
+-- that break any per-row rule or carry a value to normalise (stage_flagged: usually none, or a
+-- few); the per-rule failures and the corrections are then broken down on those rows only.
 create or replace temp table stage_row_digests as
 select
     r._source_file as source_file,
     r._row_number as row_number,
-    md5({{ raw_row }}) as digest
+    md5({{ raw_row }}) as digest,
+    coalesce({{ suspect_predicate }}, false)
+    or coalesce({{ correction_predicate }}, false) as flagged
 from raw.{{ table }} as r;
+
+create or replace temp table stage_flagged as
+select r.*
+from raw.{{ table }} as r
+where exists (
+    select 1
+    from stage_row_digests as d
+    where d.flagged and d.source_file = r._source_file and d.row_number = r._row_number
+);
 
 create or replace temp table stage_failures as
 {{ failure_query }};
@@ -45,11 +52,6 @@ inner join raw.{{ table }} as r
 
 delete from audit.corrections where table_name = $table_name;
 
-create or replace temp table stage_corrected as
-select r.*
-from raw.{{ table }} as r
-where {{ correction_predicate }};
-
 insert into audit.corrections
 {{ correction_query }};
 
@@ -66,6 +68,5 @@ where not exists (
 );
 
 drop table stage_failures;
-drop table stage_suspects;
+drop table stage_flagged;
 drop table stage_row_digests;
-drop table stage_corrected;
