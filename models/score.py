@@ -137,10 +137,23 @@ def _score_frame(
     )
 
 
-def scoring_threads(environ: Mapping[str, str] | None = None) -> int:
-    """OpenMP threads for prediction (``POPCARE_RISK_THREADS``, default 1; see TrainConfig)."""
+def scoring_threads(
+    environ: Mapping[str, str] | None = None,
+    cores: int | None = None,
+    load: float | None = None,
+) -> int:
+    """OpenMP threads for prediction and reasons: ``POPCARE_RISK_THREADS`` when set, else the
+    cores that are idle now (cores minus the 1-minute load average, rounded; at least 1).
+
+    Idle cores only: on a shared 2-core machine two spinning OpenMP threads made a fit 5-20x
+    slower than one (see TrainConfig), while on a quiet one two threads score 100k patients in
+    20.3 s instead of 35.3 s (docs/benchmarks.md)."""
     env = os.environ if environ is None else environ
-    return max(1, int((env.get(ENV_THREADS) or "1").strip()))
+    if (env.get(ENV_THREADS) or "").strip():
+        return max(1, int(env[ENV_THREADS].strip()))
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    load = load if load is not None else os.getloadavg()[0]
+    return max(1, min(cores, round(cores - load)))
 
 
 def score_with_model(

@@ -24,6 +24,7 @@ from models.score import (
     rank_columns,
     score_population,
     score_with_model,
+    scoring_threads,
 )
 from models.train import TrainConfig, TrainingDataError, train_and_register
 from pipelines.contract import TABLES
@@ -361,3 +362,12 @@ def test_risk_assets_materialise_on_a_tiny_warehouse(tmp_path):
     con.close()
     assert versions == [(FALLBACK_VERSION,)]
     assert retrain_job.name == "retrain" and retrain_schedule.job_name == "retrain"
+
+
+def test_scoring_threads_use_idle_cores_unless_configured():
+    assert scoring_threads({}, cores=2, load=0.2) == 2
+    assert scoring_threads({}, cores=2, load=1.4) == 1
+    assert scoring_threads({}, cores=2, load=6.0) == 1  # a busy machine: never below one
+    assert scoring_threads({}, cores=8, load=2.6) == 5
+    assert scoring_threads({"POPCARE_RISK_THREADS": "3"}, cores=2, load=6.0) == 3
+    assert scoring_threads({"POPCARE_RISK_THREADS": " "}, cores=2, load=0.0) == 2
