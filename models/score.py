@@ -26,6 +26,7 @@ a probability**, and the reasons are the index's components above the population
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -137,13 +138,34 @@ def _score_frame(
     )
 
 
+def _busy_cores(interval: float = 0.5) -> float | None:
+    """Cores other processes keep busy, from two readings of /proc/stat ``interval`` apart
+    (None where there is no /proc/stat). Taken when scoring starts, while this process waits."""
+
+    def reading() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, total
+
+    try:
+        idle0, total0 = reading()
+        time.sleep(interval)
+        idle1, total1 = reading()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
+
+
 def scoring_threads(
     environ: Mapping[str, str] | None = None,
     cores: int | None = None,
-    load: float | None = None,
+    busy: float | None = None,
 ) -> int:
     """OpenMP threads for prediction and reasons: ``POPCARE_RISK_THREADS`` when set, else the
-    cores that are idle now (cores minus the 1-minute load average, rounded; at least 1).
+    cores idle when scoring starts (cores minus the cores other processes keep busy, rounded; at
+    least 1; the 1-minute load average where /proc/stat is missing).
 
     Idle cores only: on a shared 2-core machine two spinning OpenMP threads made a fit 5-20x
     slower than one (see TrainConfig), while on a quiet one two threads score 100k patients in
@@ -152,8 +174,11 @@ def scoring_threads(
     if (env.get(ENV_THREADS) or "").strip():
         return max(1, int(env[ENV_THREADS].strip()))
     cores = cores if cores is not None else (os.cpu_count() or 1)
-    load = load if load is not None else os.getloadavg()[0]
-    return max(1, min(cores, round(cores - load)))
+    if busy is None:
+        busy = _busy_cores()
+    if busy is None:
+        busy = os.getloadavg()[0]
+    return max(1, min(cores, round(cores - busy)))
 
 
 def score_with_model(

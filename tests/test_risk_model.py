@@ -4,6 +4,7 @@ One generated population (600 people, three years) is built once for the module;
 one-candidate grid so the whole file stays fast.
 """
 
+import os
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -365,9 +366,10 @@ def test_risk_assets_materialise_on_a_tiny_warehouse(tmp_path):
 
 
 def test_scoring_threads_use_idle_cores_unless_configured():
-    assert scoring_threads({}, cores=2, load=0.2) == 2
-    assert scoring_threads({}, cores=2, load=1.4) == 1
-    assert scoring_threads({}, cores=2, load=6.0) == 1  # a busy machine: never below one
-    assert scoring_threads({}, cores=8, load=2.6) == 5
-    assert scoring_threads({"POPCARE_RISK_THREADS": "3"}, cores=2, load=6.0) == 3
-    assert scoring_threads({"POPCARE_RISK_THREADS": " "}, cores=2, load=0.0) == 2
+    assert scoring_threads({}, cores=2, busy=0.2) == 2
+    assert scoring_threads({}, cores=2, busy=1.4) == 1
+    assert scoring_threads({}, cores=2, busy=2.0) == 1  # a busy machine: never below one
+    assert scoring_threads({}, cores=8, busy=2.6) == 5
+    assert scoring_threads({"POPCARE_RISK_THREADS": "3"}, cores=2, busy=2.0) == 3
+    assert scoring_threads({"POPCARE_RISK_THREADS": " "}, cores=2, busy=0.0) == 2
+    assert 1 <= scoring_threads({}) <= (os.cpu_count() or 1)  # measured from /proc/stat
