@@ -50,7 +50,7 @@ dev: $(STAMP)
 	$(VENV)/bin/dagster dev -m pipelines.definitions
 
 bench: $(STAMP)
-	$(VENV)/bin/python -m bench.run --sizes 10000,100000,1000000
+	POPCARE_DUCKDB_MEMORY=$${POPCARE_DUCKDB_MEMORY:-6GB} $(VENV)/bin/python -m bench.run --sizes 10000,100000,1000000
 
 bench-quick: $(STAMP)
 	$(VENV)/bin/python -m bench.run --sizes 10000 --quick

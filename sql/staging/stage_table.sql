@@ -10,26 +10,22 @@
 --   2. audit.quarantine for this table is replaced by this run's failures, with the raw row as text.
 --   3. audit.corrections records values normalised rather than refused (dotted ICD codes, NDCs).
 --   4. staging.<table>: every row without a failure, each column typed and normalised.
--- One pass over raw computes every row's digest (duplicates compare digests) and flags the rows
--- that break any per-row rule or carry a value to normalise (stage_flagged: usually none, or a
--- few); the per-rule failures and the corrections are then broken down on those rows only.
+-- One filtered pass over raw keeps the rows that break any per-row rule or carry a value to
+-- normalise (stage_flagged: usually none, or a few); the per-rule failures and the corrections
+-- are then broken down on those rows only (the correction flag shares this pass: one scan fewer).
+-- Duplicates compare one digest per row. Computing the digest and the flag in one pass, then
+-- fetching the flagged rows, was measured slower at 1M (docs/benchmarks.md).
+create or replace temp table stage_flagged as
+select r.*
+from raw.{{ table }} as r
+where ({{ suspect_predicate }}) or ({{ correction_predicate }});
+
 create or replace temp table stage_row_digests as
 select
     r._source_file as source_file,
     r._row_number as row_number,
-    md5({{ raw_row }}) as digest,
-    coalesce({{ suspect_predicate }}, false)
-    or coalesce({{ correction_predicate }}, false) as flagged
+    md5({{ raw_row }}) as digest
 from raw.{{ table }} as r;
-
-create or replace temp table stage_flagged as
-select r.*
-from raw.{{ table }} as r
-where exists (
-    select 1
-    from stage_row_digests as d
-    where d.flagged and d.source_file = r._source_file and d.row_number = r._row_number
-);
 
 create or replace temp table stage_failures as
 {{ failure_query }};
