@@ -15,22 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import threading
 import time
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from bench.bench_nightly import Sampler
 from pipelines.core import CORE_TABLES, build_core_table
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def profile(
@@ -42,37 +34,35 @@ def profile(
         if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory):
             raise ValueError(f"memory limit {memory!r} is not like 6GB or 512MiB")
         con.execute(f"set memory_limit = '{memory}'")
-    peak = [0.0]
-    halt = threading.Event()
-
-    def sample() -> None:
-        while not halt.wait(0.2):
-            peak[0] = max(peak[0], _rss_mib())
-
-    threading.Thread(target=sample, daemon=True).start()
+    sampler = Sampler()
+    sampler.start()
     results = []
     try:
         for name in tables:
-            peak[0] = _rss_mib()
+            start = time.time()
+            sampler.sample()
             wall, cpu = time.perf_counter(), time.process_time()
             error, rows = None, None
             try:
                 rows = build_core_table(con, name, as_of).get("rows")
             except duckdb.Error as exc:
                 error = str(exc).splitlines()[0]
+            seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+            sampler.sample()
+            peak = max(rss for moment, _, rss in sampler.samples if moment >= start)
             results.append(
                 {
                     "table": name,
-                    "seconds": round(time.perf_counter() - wall, 1),
-                    "cpu_seconds": round(time.process_time() - cpu, 1),
-                    "peak_rss_mib": round(max(peak[0], _rss_mib())),
+                    "seconds": round(seconds, 1),
+                    "cpu_seconds": round(cpu_seconds, 1),
+                    "peak_rss_mib": round(peak),
                     "rows": rows,
                     "error": error,
                 }
             )
             print(json.dumps(results[-1]), flush=True)
     finally:
-        halt.set()
+        sampler.stop()
         con.close()
     return results
 

@@ -31,9 +31,10 @@
 --      not zero: header-level amounts on line 1 only do not deny the other lines.
 --   6. everything else is 'final'.
 -- Steps 2-4 can only change a line of a family with a frequency 7/8 bill, a reversal or a claim
--- line number received twice (adjusted_family, about 4% of families); every other family's lines
--- go straight to step 5 (simple_line). Performance (issue 9): at 1M patients running steps 2-4
--- over all 20.7 M lines took 180 s; restricted to adjusted families, see docs/benchmarks.md.
+-- line number received twice (adjusted_family, about 4% of families): they run on those families
+-- only (adjusted_status, the few lines that leave there); every other line goes to steps 5-6.
+-- Performance (issue 9): at 1M patients running steps 2-4 over all 20.7 M lines took 180 s;
+-- restricted to adjusted families, 60 s (docs/benchmarks.md).
 create or replace table core.medical_claim_adjudication as
 with line_received as (
     select
@@ -91,16 +92,6 @@ adjusted_family as (
     union
     select claim_family_id
     from repeated_line
-),
-
-simple_line as (
-    select l.*
-    from line_arrival as l
-    where not exists (
-        select 1
-        from adjusted_family as f
-        where f.claim_family_id = l.claim_family_id
-    )
 ),
 
 line_ordered as (
@@ -237,90 +228,61 @@ reversal_status as (
 
 line_latest as (
     select
-        claim_id,
-        claim_line_number,
-        claim_type,
-        claim_family_id,
-        bill_type_code,
-        paid_date,
-        arrival_order,
         _source_file,
         _row_number,
-        paid_amount,
-        allowed_amount,
-        charge_amount,
-        hcpcs_code,
         row_number() over (
             partition by claim_family_id, claim_line_number
             order by arrival_order desc
         ) as recency
     from reversal_status
     where reversal_status is null
-    union all
+),
+
+adjusted_status as (
     select
-        claim_id,
-        claim_line_number,
-        claim_type,
-        claim_family_id,
-        bill_type_code,
-        paid_date,
-        arrival_order,
         _source_file,
         _row_number,
-        paid_amount,
-        allowed_amount,
-        charge_amount,
-        hcpcs_code,
-        1 as recency
-    from simple_line
+        version_status as adjudication_status
+    from version_status
+    where version_status is not null
+    union all
+    select
+        _source_file,
+        _row_number,
+        reversal_status
+    from reversal_status
+    where reversal_status is not null
+    union all
+    select
+        _source_file,
+        _row_number,
+        'superseded'
+    from line_latest
+    where recency > 1
 )
 
 select
-    claim_id,
-    claim_line_number,
-    claim_type,
-    claim_family_id,
-    bill_type_code,
-    paid_date,
-    arrival_order,
-    _source_file,
-    _row_number,
-    version_status as adjudication_status
-from version_status
-where version_status is not null
-union all
-select
-    claim_id,
-    claim_line_number,
-    claim_type,
-    claim_family_id,
-    bill_type_code,
-    paid_date,
-    arrival_order,
-    _source_file,
-    _row_number,
-    reversal_status
-from reversal_status
-where reversal_status is not null
-union all
-select
-    claim_id,
-    claim_line_number,
-    claim_type,
-    claim_family_id,
-    bill_type_code,
-    paid_date,
-    arrival_order,
-    _source_file,
-    _row_number,
-    case
-        when recency > 1 then 'superseded'
-        when
-            paid_amount = 0
-            and allowed_amount = 0
-            and coalesce(charge_amount, -1) <> 0
-            and coalesce(hcpcs_code, '') not like '____F'
-            then 'denied'
-        else 'final'
-    end
-from line_latest;
+    l.claim_id,
+    l.claim_line_number,
+    l.claim_type,
+    l.claim_family_id,
+    l.bill_type_code,
+    l.paid_date,
+    l.arrival_order,
+    l._source_file,
+    l._row_number,
+    coalesce(
+        s.adjudication_status,
+        case
+            when
+                l.paid_amount = 0
+                and l.allowed_amount = 0
+                and coalesce(l.charge_amount, -1) <> 0
+                and coalesce(l.hcpcs_code, '') not like '____F'
+                then 'denied'
+            else 'final'
+        end
+    ) as adjudication_status
+from line_arrival as l
+left join adjusted_status as s
+    on l._source_file = s._source_file and l._row_number = s._row_number;

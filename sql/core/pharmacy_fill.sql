@@ -18,7 +18,8 @@
 --      source = 'medication'. They are orders or administrations: dispensing_date is kept as given
 --      (often empty) and prescribing_date is carried for measures that accept orders.
 -- Steps 2-3 can only change a fill of a family with a reversal or a claim line received twice
--- (adjusted_family); every other fill is final as received (simple_fill), without the windows.
+-- (adjusted_family): the windows run on those families only, and the final fills are every fill
+-- received except the reversals, reversed and superseded fills found there (dropped_fill).
 -- No final sort (issue 9): sorting the table cost a tenth to a fifth of building it at 100k
 -- patients and held memory at 1M; readers join or filter by person, and the table's row order is
 -- not part of its contract.
@@ -42,16 +43,6 @@ adjusted_family as (
     from fill_received
     group by claim_family_id, claim_line_number
     having count(*) > 1
-),
-
-simple_fill as (
-    select f.*
-    from fill_received as f
-    where not exists (
-        select 1
-        from adjusted_family as a
-        where a.claim_family_id = f.claim_family_id
-    )
 ),
 
 fill_adjusted as (
@@ -153,35 +144,23 @@ fill_latest as (
         )
 ),
 
-final_fill as (
+dropped_fill as (
     select
-        claim_id,
-        claim_line_number,
-        person_id,
-        dispensing_date,
-        ndc_code,
-        days_supply,
-        quantity,
-        paid_amount,
-        allowed_amount,
-        prescribing_provider_npi,
-        dispensing_provider_npi
-    from fill_latest
-    where recency = 1
+        _source_file,
+        _row_number
+    from fill_ordered
+    where is_reversal
     union all
     select
-        claim_id,
-        claim_line_number,
-        person_id,
-        dispensing_date,
-        ndc_code,
-        days_supply,
-        quantity,
-        paid_amount,
-        allowed_amount,
-        prescribing_provider_npi,
-        dispensing_provider_npi
-    from simple_fill
+        _source_file,
+        _row_number
+    from reversed_fill
+    union all
+    select
+        _source_file,
+        _row_number
+    from fill_latest
+    where recency > 1
 )
 
 select
@@ -199,7 +178,12 @@ select
     allowed_amount,
     prescribing_provider_npi,
     dispensing_provider_npi
-from final_fill
+from fill_received as f
+where not exists (
+    select 1
+    from dropped_fill as d
+    where d._source_file = f._source_file and d._row_number = f._row_number
+)
 union all
 select
     'medication' as source,
